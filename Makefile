@@ -1,0 +1,138 @@
+# lemma build. Out-of-tree in $(BUILD)/, safe with -j.
+#   make            build/lemma (CUDA too when nvcc is on PATH; USE_CUDA=0 turns it off)
+#   make test       the whole CPU suite, ends with "N passed, N failed"
+#   make demo       the biggest thing that works so far
+#   make bench      CPU benchmarks (tests/bench/)
+#   make deps       Debian packages the project needs
+#   make test-gpu / bench-gpu   on a machine with an NVIDIA GPU
+#   make gpu-pack   a build for the lent GPU machine (no MPI, static libconfig/OpenBLAS)
+
+BUILD    ?= build
+USE_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),$(if $(wildcard src/backend/cuda/*.cu),1,0),0)
+USE_MPI  ?= 1
+CPU_ARCH ?= native
+# Static libconfig/OpenBLAS for binaries that travel to machines without them.
+STATIC_DEPS ?= 0
+CUDA_HOME ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
+CUDA_ARCH ?= -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
+
+ifeq ($(USE_MPI),1)
+  CC := mpicc
+  PKGS := libconfig openblas libcjson
+  DEFS := -DLEMMA_MPI=1
+else
+  CC := gcc
+  PKGS := libconfig openblas libcjson
+  DEFS := -DLEMMA_MPI=0
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifeq ($(STATIC_DEPS),1)
+  LIBDIR := /usr/lib/x86_64-linux-gnu
+  PKG_LIBS := $(LIBDIR)/libconfig.a $(LIBDIR)/openblas-pthread/libopenblas.a -lgfortran -lcjson
+else
+  PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+endif
+
+CFLAGS ?= -O2 -march=$(CPU_ARCH) -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) $(DEFS)
+LDLIBS := $(PKG_LIBS) -lm -fopenmp
+
+ifeq ($(USE_CUDA),1)
+  NVCC := $(CUDA_HOME)/bin/nvcc
+  CFLAGS += -DLEMMA_CUDA=1 -I$(CUDA_HOME)/include
+  NVFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -Iinclude $(DEFS) -DLEMMA_CUDA=1 \
+             --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -lineinfo
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+            -lcublasLt -lcublas -lcudart_static -lstdc++ -ldl -lrt -lpthread
+  CU_SRC := $(shell find src -name '*.cu' 2>/dev/null)
+else
+  CFLAGS += -DLEMMA_CUDA=0
+  CU_SRC :=
+endif
+
+LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c'))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
+GPU_TEST_BIN := $(GPU_TEST_SRC:tests/gpu/%.c=$(BUILD)/tests/%)
+MPI_TEST_SRC := $(wildcard tests/mpi/*.c)
+MPI_TEST_BIN := $(MPI_TEST_SRC:tests/mpi/%.c=$(BUILD)/mpi/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+DEPFILES := $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d
+
+.PHONY: all test demo bench deps clean test-gpu bench-gpu gpu-pack tests-build
+
+all: $(BUILD)/lemma
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/liblemma.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lemma: $(BUILD)/obj/src/main.o $(BUILD)/liblemma.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/liblemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/gpu/%.c tests/harness.h $(BUILD)/liblemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+
+$(BUILD)/mpi/%: tests/mpi/%.c $(BUILD)/liblemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/liblemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+
+tests-build: $(BUILD)/lemma $(TEST_BIN) $(MPI_TEST_BIN)
+
+test: deps-check
+	$(MAKE) tests-build
+	BUILD=$(BUILD) bash tests/run.sh
+
+test-gpu: $(BUILD)/lemma $(GPU_TEST_BIN)
+	BUILD=$(BUILD) bash tests/run.sh --gpu
+
+bench: deps-check $(BUILD)/lemma $(BENCH_BIN)
+	BUILD=$(BUILD) bash tests/bench/run.sh
+
+bench-gpu: $(BUILD)/lemma $(BENCH_BIN)
+	BUILD=$(BUILD) bash tests/bench/run.sh --gpu
+
+demo: deps-check
+	$(MAKE) $(BUILD)/lemma
+	BUILD=$(BUILD) bash scripts/demo.sh
+
+# The build for the lent GPU machine: no MPI, libconfig and OpenBLAS linked statically,
+# the remaining small shared libraries copied beside it (docs/gpu.md).
+gpu-pack:
+	$(MAKE) BUILD=build-gpu USE_MPI=0 USE_CUDA=1 STATIC_DEPS=1 CPU_ARCH=x86-64-v3 \
+	    build-gpu/lemma $(GPU_TEST_SRC:tests/gpu/%.c=build-gpu/tests/%) \
+	    $(BENCH_SRC:tests/bench/%.c=build-gpu/bench/%)
+	bash scripts/gpu_pack_libs.sh build-gpu
+
+deps:
+	@bash scripts/deps.sh
+
+# Installs dependencies when something is missing (quiet when all is there).
+deps-check:
+	@bash scripts/deps.sh --quiet
+
+clean:
+	rm -rf $(BUILD) build-gpu
+
+-include $(DEPFILES)

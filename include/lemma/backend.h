@@ -1,0 +1,147 @@
+// backend: the ops table that the model calls. One table, two implementations: the CPU
+// (fp32, OpenBLAS sgemm, OpenMP; the reference) and CUDA (bf16 or fp32 compute, cuBLASLt,
+// fused kernels). Nothing above this header knows which one runs.
+//
+// Conventions for every op:
+//   - pointers are backend memory (device memory for CUDA) unless named *_host;
+//   - "act" tensors are in the backend's activation dtype (Backend.act: fp32 or bf16),
+//     and so are the compute copies of the weights; gradients of weights, norms' rstd,
+//     attention's logsumexp, losses and the optimizer state are always fp32;
+//   - N = B*T rows; row n is (b = n / T, t = n % T); matrices are row-major;
+//   - outputs named d*_acc are accumulated into (+=), every other output is overwritten.
+#ifndef LEMMA_BACKEND_H
+#define LEMMA_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
+
+typedef struct Backend Backend;
+
+struct Backend {
+    const char *name; // "cpu" or "cuda"
+    DType act;        // dtype of activations and compute weights
+    size_t act_size;  // bytes per act element
+    int threads;      // CPU threads used (cpu backend)
+    void *impl;       // backend private state
+
+    // ---- memory. alloc never returns NULL: out of memory is fatal with the sizes asked for.
+    void *(*alloc)(Backend *b, size_t bytes, const char *what);
+    void (*free)(Backend *b, void *p);
+    void (*upload)(Backend *b, void *dst, const void *src_host, size_t bytes);
+    void (*download)(Backend *b, void *dst_host, const void *src, size_t bytes);
+    void (*zero)(Backend *b, void *p, size_t bytes);
+    void (*sync)(Backend *b);
+    // fp32 host <-> act device, and fp32 device -> act device (n elements).
+    void (*upload_act)(Backend *b, void *dst, const float *src_host, size_t n);
+    void (*download_act)(Backend *b, float *dst_host, const void *src, size_t n);
+    void (*cast_to_act)(Backend *b, void *dst, const float *src, size_t n);
+
+    // ---- ops
+    // out[n,:] = wte[tok[n],:]. tok: (N) int32 in backend memory; tok_host: the same on the host.
+    void (*embed_fwd)(Backend *b, void *out, const int *tok, const int *tok_host, const void *wte,
+                      int N, int C);
+    // dwte_acc[tok[n],:] += dout[n,:]; deterministic (same sum order every run).
+    void (*embed_bwd)(Backend *b, float *dwte_acc, const void *dout, const int *tok,
+                      const int *tok_host, int N, int C, int V);
+
+    // out (N,OC) = inp (N,C) @ w^T (w: OC,C) [+ bias (OC)]. bias may be NULL.
+    void (*matmul_fwd)(Backend *b, void *out, const void *inp, const void *w, const void *bias,
+                       int N, int C, int OC);
+    // dinp (N,C) = dout @ w (skipped when NULL); dw_acc (OC,C) += dout^T @ inp;
+    // dbias_acc (OC) += column sums of dout (skipped when NULL).
+    void (*matmul_bwd)(Backend *b, void *dinp, float *dw_acc, float *dbias_acc, const void *dout,
+                       const void *inp, const void *w, int N, int C, int OC);
+
+    // out = inp / rms(inp) * w, rstd[n] = 1/sqrt(mean(inp[n]^2) + eps).
+    void (*rmsnorm_fwd)(Backend *b, void *out, float *rstd, const void *inp, const void *w, int N,
+                        int C, float eps);
+    // res_out = res_in + delta (may alias res_in), then out = rmsnorm(res_out).
+    void (*residual_rmsnorm_fwd)(Backend *b, void *res_out, void *out, float *rstd,
+                                 const void *res_in, const void *delta, const void *w, int N,
+                                 int C, float eps);
+    // dinp_acc += d/dinp, dw_acc += d/dw, given dout and the forward's inp, w, rstd.
+    void (*rmsnorm_bwd)(Backend *b, void *dinp_acc, float *dw_acc, const void *dout,
+                        const void *inp, const void *w, const float *rstd, int N, int C);
+
+    // Rotary embedding in place on the q and k parts of qkv (N, (H + 2*KV) * hd); v untouched.
+    // Pairs are (i, i + hd/2) (the rotate-half convention of HF LLaMA/Qwen2), angle
+    // pos * theta^(-2i/hd). pos: (N) positions, or NULL for t = n % T. inverse = 1 rotates
+    // back (the backward pass of the rotation, applied to dq and dk).
+    void (*rope)(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
+                 float theta, int inverse);
+
+    // Causal attention with grouped-query heads. qkv (N, (H+2KV)*hd) holds per row
+    // [q heads | k heads | v heads]; query head h uses kv head h / (H/KV). Scale 1/sqrt(hd).
+    // seg: (N) record ids, or NULL; when given, row t attends only to rows s <= t of the same
+    // record (packed sequences). out (N, H*hd); lse (B, H, T) logsumexp of the scaled scores.
+    void (*attention_fwd)(Backend *b, void *out, float *lse, const void *qkv, const int *seg,
+                          int B, int T, int H, int KV, int hd);
+    // dqkv (N, (H+2KV)*hd) overwritten with the gradients of q, k, v (k and v summed over the
+    // query heads of their group), given dout, the forward's qkv, out and lse.
+    void (*attention_bwd)(Backend *b, void *dqkv, const void *dout, const void *qkv,
+                          const void *out, const float *lse, const int *seg, int B, int T, int H,
+                          int KV, int hd);
+
+    // out (N,F) = silu(h[:, :F]) * h[:, F:] with h (N, 2F).
+    void (*swiglu_fwd)(Backend *b, void *out, const void *h, int N, int F);
+    void (*swiglu_bwd)(Backend *b, void *dh, const void *dout, const void *h, int N, int F);
+
+    // Softmax cross-entropy over logits (N,V). targets (N) int32, -1 = no loss on this row.
+    // loss[n] (fp32) = -log softmax(logits[n])[targets[n]], 0 on ignored rows.
+    // When dlogits is not NULL: dlogits = (softmax - onehot) * dscale, 0 on ignored rows
+    // (dlogits may alias logits).
+    void (*crossentropy)(Backend *b, float *loss, void *dlogits, const void *logits,
+                         const int *targets, int N, int V, float dscale);
+
+    // AdamW on n fp32 parameters (decoupled weight decay wd, bias-corrected with step t >= 1),
+    // gradient multiplied by gscale first. p_act (may be NULL) receives the updated
+    // parameters in the act dtype (the compute copy).
+    void (*adamw)(Backend *b, float *p, void *p_act, const float *g, float *m, float *v, size_t n,
+                  float lr, float beta1, float beta2, float eps, float wd, float gscale, int t);
+    // sum of squares of n fp32 values (result on the host, in double).
+    double (*sumsq)(Backend *b, const float *x, size_t n);
+    // x *= s on n fp32 values.
+    void (*scale)(Backend *b, float *x, float s, size_t n);
+
+    void (*destroy)(Backend *b);
+};
+
+// CPU backend with `threads` OpenMP threads (0: OMP_NUM_THREADS or all cores).
+Backend *backend_cpu_create(int threads);
+
+// CUDA backend on device `device` with act dtype (DT_BF16 or DT_F32); NULL with a message in
+// err when there is no usable GPU or the build has no CUDA.
+Backend *backend_cuda_create(int device, DType act, char *err, size_t err_len);
+// Number of usable CUDA devices (0 without a driver, a GPU or a CUDA build).
+int backend_cuda_device_count(void);
+// One line describing what CUDA sees ("no CUDA device", "1 device: NVIDIA H100 ...").
+void backend_cuda_describe(char *buf, size_t len);
+
+// run.device "auto" | "cpu" | "cuda" and run.precision "bf16" | "fp32": the backend to use on
+// this rank (the GPU is picked by local rank). Fatal, with a message, when "cuda" is asked
+// for and cannot be had.
+Backend *backend_create(const char *device, const char *precision, int threads, int local_rank);
+void backend_destroy(Backend *b);
+
+// A backend that forwards every op to `inner` and times it (synchronising after each op), for
+// the per-op breakdown of the benchmarks. backend_profile_report prints the table;
+// destroying the wrapper leaves inner alive.
+Backend *backend_profile_wrap(Backend *inner);
+void backend_profile_report(Backend *prof, FILE *f);
+void backend_profile_reset(Backend *prof);
+
+// bf16 <-> fp32 on the host (round to nearest even), for tests and checkpoints.
+uint16_t lm_f32_to_bf16(float f);
+float lm_bf16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

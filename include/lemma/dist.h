@@ -1,0 +1,52 @@
+// dist: the MPI world (rank, size, local rank), job-wide abort, signals turned into a
+// collective stop decision, and thin collective wrappers. Built without MPI
+// (USE_MPI=0, for GPU machines that lack it) it is a world of one rank.
+#ifndef LEMMA_DIST_H
+#define LEMMA_DIST_H
+
+#include <stddef.h>
+
+#if LEMMA_MPI && !defined(__CUDACC__)
+#include <mpi.h>
+// Checks an MPI call; prints file:line and MPI's own message, then ends the job.
+#define MPI_CHECK(call)                                                                            \
+    do {                                                                                           \
+        int mpi_rc_ = (call);                                                                      \
+        if (mpi_rc_ != MPI_SUCCESS) dist_mpi_fail(mpi_rc_, #call, __FILE__, __LINE__);             \
+    } while (0)
+void dist_mpi_fail(int rc, const char *what, const char *file, int line) __attribute__((noreturn));
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int rank, size;             // world
+    int local_rank, local_size; // within the node (MPI_Comm_split_type SHARED)
+    int initialized;
+} Dist;
+
+extern Dist dist; // the process-wide world, valid after dist_init
+
+void dist_init(int *argc, char ***argv);
+void dist_finalize(void);
+// Prints "lemma: [rank R] message" and ends every rank of the job.
+void dist_abort(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+// SIGTERM and SIGUSR1 set a flag (dist_signal_seen); dist_should_stop() is collective:
+// every rank calls it at the same point and all get the same answer (any rank saw one).
+void dist_install_signal_handlers(void);
+int dist_signal_seen(void);
+int dist_should_stop(void);
+
+void dist_barrier(void);
+void dist_allreduce_sum_f32(float *buf, size_t n);
+void dist_allreduce_sum_f64(double *buf, size_t n);
+void dist_allreduce_max_i64(long long *v);
+void dist_bcast(void *buf, size_t bytes, int root);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,172 @@
+// model: the LLaMA-style decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU, optional
+// QKV bias, tied or untied LM head), its parameter layout (one fp32 buffer with named views),
+// forward and backward orchestration over the backend ops, AdamW, the learning-rate
+// schedule, and the byte-level tokenizer.
+#ifndef LEMMA_MODEL_H
+#define LEMMA_MODEL_H
+
+#include "lemma/backend.h"
+#include "lemma/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------------------
+// Tokenizer: ids 0..255 are bytes, then bos, eos, pad, then the extra special tokens
+// (model.special_tokens, e.g. "[BACK]"), whose literal text is recognised when encoding.
+
+#define TOK_MAX_SPECIAL 32
+typedef struct {
+    int bos, eos, pad;
+    int n_special;                       // extra special tokens
+    char *special[TOK_MAX_SPECIAL];      // their text
+    int vocab;                           // 259 + n_special
+} Tokenizer;
+
+void tokenizer_init(Tokenizer *t, char *const *special, int n_special);
+void tokenizer_from_config(Tokenizer *t, const Config *cfg);
+void tokenizer_free(Tokenizer *t);
+// Encodes text into ids (no bos/eos added); returns the count written (at most cap; the
+// full length is returned in *needed when not NULL).
+int tokenizer_encode(const Tokenizer *t, const char *text, int *ids, int cap, int *needed);
+// Decodes ids (special tokens as their text, bos/eos/pad dropped) into a malloc'd string.
+char *tokenizer_decode(const Tokenizer *t, const int *ids, int n);
+const char *tokenizer_piece(const Tokenizer *t, int id, char byte_buf[2]);
+
+// ---------------------------------------------------------------------------
+// Architecture and parameter layout.
+
+typedef struct {
+    int vocab, dim, n_layers, n_heads, n_kv_heads, head_dim, ffn_dim, max_seq;
+    float rope_theta, norm_eps, init_std;
+    int qkv_bias, tied;
+} ModelConfig;
+
+// model.* keys plus the tokenizer's vocabulary; fatal with a message when inconsistent
+// (dim % n_heads, n_heads % n_kv_heads, odd head_dim).
+void model_config_from(ModelConfig *mc, const Config *cfg, int vocab);
+// Checks the shape rules; 0 or -1 with a message in err.
+int model_config_check(const ModelConfig *mc, char *err, size_t err_len);
+
+enum { PV_MAX_NAME = 48 };
+typedef struct {
+    char name[PV_MAX_NAME]; // "layers.3.attn.wq"
+    size_t offset, numel;   // in floats, into the parameter buffer
+    int ndim, shape[2];
+    int decay;              // 1 for matrices (weight decay), 0 for norms and biases
+    int layer;              // block index, -1 for embedding / final norm / head
+} ParamView;
+
+// Offsets of one block's tensors (in floats). wq, wk, wv are adjacent (one fused QKV matmul),
+// so are bq, bk, bv, and w1, w3 (one fused matmul).
+typedef struct {
+    size_t attn_norm, wqkv, bqkv, wo, mlp_norm, w13, w2;
+    size_t begin, end; // the block's span of the buffer
+} LayerOffsets;
+
+typedef struct {
+    size_t tok_emb, norm, lm_head; // lm_head == tok_emb when tied
+    LayerOffsets *layers;
+    size_t n_params;
+    int n_views;
+    ParamView *views;
+} ParamLayout;
+
+void param_layout_build(ParamLayout *pl, const ModelConfig *mc);
+void param_layout_free(ParamLayout *pl);
+const ParamView *param_layout_find(const ParamLayout *pl, const char *name);
+size_t model_config_n_params(const ModelConfig *mc);
+// Forward FLOPs per token (matmuls and attention at sequence length T), for MFU.
+double model_flops_per_token(const ModelConfig *mc, int T);
+
+// ---------------------------------------------------------------------------
+// The model on a backend.
+
+typedef struct {
+    int B, T, N;         // allocated for
+    int chunk;           // rows per LM-head chunk
+    // forward (act dtype unless noted)
+    void *x;             // residual stream, (2L+1) x (N,C): x[0] embeddings, 2 per block
+    void *ln1, *ln2;     // per block (N,C) normalised inputs of attention and MLP
+    float *rstd1, *rstd2;// per block (N) fp32
+    void *qkv;           // per block (N, QKVd) after RoPE
+    void *att;           // per block (N, H*hd) attention output
+    float *lse;          // per block (B,H,T) fp32
+    void *h13;           // per block (N, 2F)
+    void *sw;            // per block (N, F) SwiGLU output
+    void *lnf;           // (N,C) final norm output
+    float *rstdf;        // (N)
+    void *proj;          // (N,C) scratch: output of wo / w2
+    void *logits;        // (chunk, V)
+    float *losses;       // (N) fp32
+    int *tok, *tgt;      // (N) int32 in backend memory
+    int *tok_host, *tgt_host;
+    float *loss_host;    // (N)
+    // backward scratch
+    void *dx, *dln, *dqkv, *datt, *dh13, *dsw;
+} ModelActs;
+
+// Called during the backward pass each time a span of the gradient buffer is final
+// (each block, then the embedding / head / final norm), so that its reduction can start.
+typedef void (*GradReadyFn)(void *ctx, size_t offset, size_t numel);
+
+typedef struct {
+    ModelConfig cfg;
+    ParamLayout layout;
+    Backend *be;
+    float *params, *grads; // fp32, backend memory, same layout
+    void *cparams;         // compute copy in the act dtype (== params when act is fp32)
+    float *m, *v;          // AdamW moments (allocated by the first step)
+    ModelActs acts;
+    int has_acts;
+    int fwd_B, fwd_T;      // shape of the last forward
+    int n_valid;           // targets counted by the last forward
+    double loss_sum;       // sum of per-token losses of the last forward
+    GradReadyFn grad_ready;
+    void *grad_ready_ctx;
+} Model;
+
+// Allocates the parameters on the backend and initialises them from (seed, LM_STREAM_INIT):
+// matrices N(0, init_std), output projections (wo, w2) N(0, init_std / sqrt(2 L)),
+// norms 1, biases 0.
+void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed);
+void model_free(Model *m);
+void model_set_params(Model *m, const float *host);  // all n_params, then the compute copy
+void model_get_params(const Model *m, float *host);
+void model_get_grads(const Model *m, float *host);
+void model_zero_grad(Model *m);
+// (Re)allocates activations for batches up to B x T.
+void model_alloc_acts(Model *m, int B, int T);
+
+// Forward over tokens (B,T). With targets (B,T, -1 = no loss) returns the mean loss over
+// the targets given (0 if none) and sets n_valid and loss_sum; targets may be NULL.
+float model_forward(Model *m, const int *tokens_host, const int *targets_host, int B, int T);
+// Forward and backward: gradients of dscale * sum of the per-token losses are *added* to
+// m->grads (use dscale = 1 / n_valid for the mean). Returns the mean loss as model_forward.
+float model_forward_backward(Model *m, const int *tokens_host, const int *targets_host, int B,
+                             int T, float dscale);
+// After a forward: fp32 logits (B*T, V) on the host.
+void model_logits(Model *m, float *host_out);
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay, grad_clip;
+} AdamWConfig;
+
+// Global gradient norm (before clipping).
+double model_grad_norm(Model *m);
+// One AdamW step t (>= 1) with gradients multiplied by gscale and then clipped to
+// grad_clip (0: off); returns the gradient norm measured after gscale.
+double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);
+
+// Learning rate at step (0-based) of total: linear warmup to lr over warmup steps, then
+// cosine decay to lr * min_frac.
+float lr_schedule(int step, int total, float lr, int warmup, float min_frac);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

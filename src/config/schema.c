@@ -1,0 +1,103 @@
+// config/schema: every configuration key with its type, default, range or choices and a
+// one-line help. The single source of truth: loading, validation, the dump and the
+// reference (docs/config.md) are all driven by this table. Keep it grouped by section;
+// the sections are derived from the keys.
+#include "lemma/config.h"
+
+#define NO_RANGE 0, 0
+#define INT64_RANGE_MAX 4611686018427387903.0 // 2^62 - 1 (rounds to 2^62 as a double)
+
+const CfgEntry cfg_schema[] = {
+    // run
+    {"run.name", CFG_STRING, "lemma", NO_RANGE, NULL, "run name, used in logs and reports"},
+    {"run.dir", CFG_STRING, "runs/lemma", NO_RANGE, NULL,
+     "run directory: checkpoints, samples, data, eval, metrics"},
+    {"run.seed", CFG_INT, "1234", 0, INT64_RANGE_MAX, NULL,
+     "seed of every random draw (counter-based, rank-independent)"},
+    {"run.device", CFG_ENUM, "auto", NO_RANGE, "auto|cpu|cuda",
+     "compute device; auto takes a GPU when there is one"},
+    {"run.precision", CFG_ENUM, "bf16", NO_RANGE, "bf16|fp32",
+     "GPU compute precision (master weights and optimizer state stay fp32; the CPU is always "
+     "fp32)"},
+    {"run.threads", CFG_INT, "0", 0, 4096, NULL,
+     "OpenMP threads per rank; 0 = OMP_NUM_THREADS, else the cores shared among local ranks"},
+    {"run.time_limit", CFG_STRING, "", NO_RANGE, NULL,
+     "wall-clock limit as [D-]HH:MM:SS; the job checkpoints and stops before it (empty: none)"},
+
+    // model
+    {"model.dim", CFG_INT, "256", 8, 65536, NULL, "model width"},
+    {"model.n_layers", CFG_INT, "6", 1, 1024, NULL, "transformer blocks"},
+    {"model.n_heads", CFG_INT, "8", 1, 1024, NULL, "attention (query) heads; must divide dim"},
+    {"model.n_kv_heads", CFG_INT, "4", 1, 1024, NULL,
+     "key/value heads (grouped-query attention); must divide n_heads"},
+    {"model.ffn_dim", CFG_INT, "768", 1, 1048576, NULL, "SwiGLU hidden width"},
+    {"model.max_seq", CFG_INT, "512", 8, 1048576, NULL,
+     "longest sequence (prompt plus completion) the model handles"},
+    {"model.rope_theta", CFG_FLOAT, "10000", 1, 1e12, NULL, "RoPE base frequency"},
+    {"model.norm_eps", CFG_FLOAT, "1e-5", 1e-12, 0.1, NULL, "RMSNorm epsilon"},
+    {"model.qkv_bias", CFG_BOOL, "false", NO_RANGE, NULL,
+     "biases on the query, key and value projections (Qwen2 style)"},
+    {"model.tied_embeddings", CFG_BOOL, "true", NO_RANGE, NULL,
+     "LM head shares the token embedding matrix"},
+    {"model.init_std", CFG_FLOAT, "0.02", 0, 1, NULL, "standard deviation of the initial weights"},
+    {"model.special_tokens", CFG_LIST, "[BACK]", NO_RANGE, NULL,
+     "extra special tokens after bos, eos and pad"},
+
+    // data
+    {"data.train", CFG_STRING, "", NO_RANGE, NULL,
+     "training problems (JSONL); empty: the built-in generator"},
+    {"data.test", CFG_STRING, "", NO_RANGE, NULL,
+     "test problems (JSONL); empty: the built-in generator's test split"},
+
+    // pipeline
+    {"pipeline.phases", CFG_LIST, "pretrain,sample,build,finetune,eval", NO_RANGE,
+     "pretrain|sample|build|finetune|eval", "phases run by 'lemma run', in order"},
+
+    // sample
+    {"sample.k", CFG_INT, "4", 1, 100000, NULL, "samples per training question"},
+    {"sample.temperature", CFG_FLOAT, "0.7", 0, 100, NULL, "sampling temperature (0: greedy)"},
+    {"sample.top_k", CFG_INT, "0", 0, 1000000, NULL, "keep the k most likely tokens (0: all)"},
+    {"sample.top_p", CFG_FLOAT, "1.0", 0, 1, NULL, "nucleus sampling mass (1: off)"},
+    {"sample.max_new_tokens", CFG_INT, "256", 1, 1048576, NULL, "longest completion"},
+    {"sample.batch", CFG_INT, "64", 1, 65536, NULL, "sequences decoded together per rank"},
+
+    // teacher
+    {"teacher.kind", CFG_ENUM, "symbolic", NO_RANGE, "symbolic|model",
+     "who writes and locates errors"},
+
+    // train
+    {"train.steps", CFG_INT, "1000", 0, 1e12, NULL, "optimizer steps"},
+    {"train.lr", CFG_FLOAT, "3e-4", 0, 10, NULL, "peak learning rate"},
+    {"train.min_lr_frac", CFG_FLOAT, "0.1", 0, 1, NULL,
+     "final learning rate as a fraction of the peak (cosine decay)"},
+    {"train.warmup_frac", CFG_FLOAT, "0.03", 0, 1, NULL,
+     "linear warmup as a fraction of the steps"},
+    {"train.batch_tokens", CFG_INT, "16384", 1, 1e12, NULL, "global batch in tokens"},
+    {"train.micro_batch", CFG_INT, "8", 1, 65536, NULL,
+     "sequences per rank per forward/backward"},
+    {"train.seq_len", CFG_INT, "256", 2, 1048576, NULL, "training sequence length"},
+    {"train.weight_decay", CFG_FLOAT, "0.1", 0, 10, NULL,
+     "AdamW decoupled weight decay (not on norms and biases)"},
+    {"train.beta1", CFG_FLOAT, "0.9", 0, 1, NULL, "AdamW beta1"},
+    {"train.beta2", CFG_FLOAT, "0.95", 0, 1, NULL, "AdamW beta2"},
+    {"train.eps", CFG_FLOAT, "1e-8", 0, 1, NULL, "AdamW epsilon"},
+    {"train.grad_clip", CFG_FLOAT, "1.0", 0, 1e6, NULL,
+     "clip the global gradient norm to this (0: off)"},
+
+    // finetune
+    {"finetune.data", CFG_ENUM, "lemma", NO_RANGE, "lemma|sft|rft|lema|retry",
+     "fine-tuning data: LEMMA reflection data or a baseline"},
+
+    // eval
+    {"eval.splits", CFG_LIST, "test,ood", NO_RANGE, "test|ood", "built-in splits evaluated"},
+
+    // ckpt
+    {"ckpt.every", CFG_INT, "500", 0, 1e12, NULL,
+     "checkpoint every N steps (0: only at the end and on signals)"},
+    {"ckpt.keep", CFG_INT, "3", 1, 1000000, NULL, "checkpoints kept"},
+
+    // log
+    {"log.every", CFG_INT, "10", 1, 1000000000, NULL, "progress line and metrics every N steps"},
+};
+
+const int cfg_schema_len = (int)(sizeof(cfg_schema) / sizeof(cfg_schema[0]));

@@ -1,0 +1,133 @@
+// dist: the MPI world. Works as a singleton (no launcher), under mpirun and under
+// srun --mpi=pmix. Built with LEMMA_MPI=0 it is a world of one rank with no-op collectives.
+#include "lemma/dist.h"
+#include "lemma/util.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+Dist dist = {0, 1, 0, 1, 0};
+static volatile sig_atomic_t signal_flag;
+
+#if LEMMA_MPI
+void dist_mpi_fail(int rc, const char *what, const char *file, int line) {
+    char msg[MPI_MAX_ERROR_STRING] = {0};
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    lm_fatal_at(file, line, "MPI call failed: %s: %s", what, msg);
+}
+
+static void dist_abort_hook(int code) {
+    int up = 0;
+    MPI_Initialized(&up);
+    if (up) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+void dist_init(int *argc, char ***argv) {
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &dist.rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &dist.size));
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, dist.rank, MPI_INFO_NULL,
+                                  &node));
+    MPI_CHECK(MPI_Comm_rank(node, &dist.local_rank));
+    MPI_CHECK(MPI_Comm_size(node, &dist.local_size));
+    MPI_Comm_free(&node);
+    dist.initialized = 1;
+    lm_set_abort_hook(dist_abort_hook, dist.rank);
+}
+
+void dist_finalize(void) {
+    if (!dist.initialized) return;
+    MPI_Finalize();
+    dist.initialized = 0;
+}
+
+int dist_should_stop(void) {
+    int mine = signal_flag ? 1 : 0, any = 0;
+    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return any;
+}
+
+void dist_barrier(void) { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void dist_allreduce_sum_f32(float *buf, size_t n) {
+    for (size_t off = 0; off < n; off += 1 << 30) { // MPI counts are int
+        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
+void dist_allreduce_sum_f64(double *buf, size_t n) {
+    for (size_t off = 0; off < n; off += 1 << 30) {
+        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
+void dist_allreduce_max_i64(long long *v) {
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD));
+}
+
+void dist_bcast(void *buf, size_t bytes, int root) {
+    char *p = buf;
+    for (size_t off = 0; off < bytes; off += 1 << 30) {
+        int cnt = (int)(bytes - off < (1u << 30) ? bytes - off : (1u << 30));
+        MPI_CHECK(MPI_Bcast(p + off, cnt, MPI_BYTE, root, MPI_COMM_WORLD));
+    }
+}
+
+#else // a world of one rank
+
+void dist_init(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    dist.initialized = 1;
+    lm_set_abort_hook(NULL, 0);
+}
+void dist_finalize(void) { dist.initialized = 0; }
+int dist_should_stop(void) { return signal_flag ? 1 : 0; }
+void dist_barrier(void) {}
+void dist_allreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }
+void dist_allreduce_sum_f64(double *buf, size_t n) { (void)buf, (void)n; }
+void dist_allreduce_max_i64(long long *v) { (void)v; }
+void dist_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
+#endif
+
+void dist_abort(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lemma: [rank %d] ", dist.rank);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+#if LEMMA_MPI
+    if (dist.initialized && dist.size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    dist_finalize();
+#endif
+    exit(code);
+}
+
+static void dist_on_signal(int sig) {
+    (void)sig;
+    signal_flag = 1;
+}
+
+void dist_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = dist_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int dist_signal_seen(void) { return signal_flag ? 1 : 0; }

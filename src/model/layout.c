@@ -1,0 +1,140 @@
+// model/layout: the architecture's shape rules and the parameter layout: one fp32 buffer,
+// one named view per tensor ("layers.3.attn.wq"), blocks contiguous so that each block's
+// gradients can be reduced as soon as its backward pass is done.
+#include "lemma/model.h"
+#include "lemma/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int model_config_check(const ModelConfig *mc, char *err, size_t err_len) {
+    if (mc->dim % mc->n_heads != 0) {
+        snprintf(err, err_len, "model.dim = %d is not a multiple of model.n_heads = %d", mc->dim,
+                 mc->n_heads);
+        return -1;
+    }
+    if (mc->n_heads % mc->n_kv_heads != 0) {
+        snprintf(err, err_len, "model.n_heads = %d is not a multiple of model.n_kv_heads = %d",
+                 mc->n_heads, mc->n_kv_heads);
+        return -1;
+    }
+    if (mc->head_dim % 2 != 0) {
+        snprintf(err, err_len, "head dimension dim / n_heads = %d must be even (RoPE)",
+                 mc->head_dim);
+        return -1;
+    }
+    return 0;
+}
+
+void model_config_from(ModelConfig *mc, const Config *cfg, int vocab) {
+    memset(mc, 0, sizeof *mc);
+    mc->vocab = vocab;
+    mc->dim = (int)cfg_int(cfg, "model.dim");
+    mc->n_layers = (int)cfg_int(cfg, "model.n_layers");
+    mc->n_heads = (int)cfg_int(cfg, "model.n_heads");
+    mc->n_kv_heads = (int)cfg_int(cfg, "model.n_kv_heads");
+    mc->ffn_dim = (int)cfg_int(cfg, "model.ffn_dim");
+    mc->max_seq = (int)cfg_int(cfg, "model.max_seq");
+    mc->rope_theta = (float)cfg_float(cfg, "model.rope_theta");
+    mc->norm_eps = (float)cfg_float(cfg, "model.norm_eps");
+    mc->init_std = (float)cfg_float(cfg, "model.init_std");
+    mc->qkv_bias = cfg_bool(cfg, "model.qkv_bias");
+    mc->tied = cfg_bool(cfg, "model.tied_embeddings");
+    mc->head_dim = mc->dim / mc->n_heads;
+    char err[256];
+    if (model_config_check(mc, err, sizeof err) != 0) lm_fatal("%s: %s", cfg->path, err);
+}
+
+typedef struct {
+    ParamLayout *pl;
+    size_t cursor;
+    int cap;
+} LayoutBuilder;
+
+static size_t layout_add(LayoutBuilder *lb, const char *name, int layer, int d0, int d1,
+                         int decay) {
+    ParamLayout *pl = lb->pl;
+    if (pl->n_views == lb->cap) {
+        lb->cap = lb->cap ? 2 * lb->cap : 64;
+        pl->views = lm_realloc(pl->views, (size_t)lb->cap * sizeof(ParamView));
+    }
+    ParamView *v = &pl->views[pl->n_views++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->offset = lb->cursor;
+    v->numel = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    v->ndim = d1 > 0 ? 2 : 1;
+    v->shape[0] = d0;
+    v->shape[1] = d1 > 0 ? d1 : 0;
+    v->decay = decay;
+    v->layer = layer;
+    lb->cursor += v->numel;
+    return v->offset;
+}
+
+static void layout_block(LayoutBuilder *lb, const ModelConfig *mc, int l, LayerOffsets *lo) {
+    int C = mc->dim, hq = mc->n_heads * mc->head_dim, hkv = mc->n_kv_heads * mc->head_dim;
+    int F = mc->ffn_dim;
+    char n[PV_MAX_NAME];
+    lo->begin = lb->cursor;
+#define NAME(s) (snprintf(n, sizeof n, "layers.%d.%s", l, s), n)
+    lo->attn_norm = layout_add(lb, NAME("attn_norm"), l, C, 0, 0);
+    lo->wqkv = layout_add(lb, NAME("attn.wq"), l, hq, C, 1);
+    layout_add(lb, NAME("attn.wk"), l, hkv, C, 1);
+    layout_add(lb, NAME("attn.wv"), l, hkv, C, 1);
+    lo->bqkv = 0;
+    if (mc->qkv_bias) {
+        lo->bqkv = layout_add(lb, NAME("attn.bq"), l, hq, 0, 0);
+        layout_add(lb, NAME("attn.bk"), l, hkv, 0, 0);
+        layout_add(lb, NAME("attn.bv"), l, hkv, 0, 0);
+    }
+    lo->wo = layout_add(lb, NAME("attn.wo"), l, C, hq, 1);
+    lo->mlp_norm = layout_add(lb, NAME("mlp_norm"), l, C, 0, 0);
+    lo->w13 = layout_add(lb, NAME("mlp.w1"), l, F, C, 1);
+    layout_add(lb, NAME("mlp.w3"), l, F, C, 1);
+    lo->w2 = layout_add(lb, NAME("mlp.w2"), l, C, F, 1);
+#undef NAME
+    lo->end = lb->cursor;
+}
+
+void param_layout_build(ParamLayout *pl, const ModelConfig *mc) {
+    memset(pl, 0, sizeof *pl);
+    LayoutBuilder lb = {pl, 0, 0};
+    pl->tok_emb = layout_add(&lb, "tok_emb", -1, mc->vocab, mc->dim, 1);
+    pl->layers = lm_calloc((size_t)mc->n_layers, sizeof(LayerOffsets));
+    for (int l = 0; l < mc->n_layers; l++) layout_block(&lb, mc, l, &pl->layers[l]);
+    pl->norm = layout_add(&lb, "norm", -1, mc->dim, 0, 0);
+    pl->lm_head = mc->tied ? pl->tok_emb : layout_add(&lb, "lm_head", -1, mc->vocab, mc->dim, 1);
+    pl->n_params = lb.cursor;
+}
+
+void param_layout_free(ParamLayout *pl) {
+    free(pl->layers);
+    free(pl->views);
+    memset(pl, 0, sizeof *pl);
+}
+
+const ParamView *param_layout_find(const ParamLayout *pl, const char *name) {
+    for (int i = 0; i < pl->n_views; i++)
+        if (strcmp(pl->views[i].name, name) == 0) return &pl->views[i];
+    return NULL;
+}
+
+size_t model_config_n_params(const ModelConfig *mc) {
+    ParamLayout pl;
+    param_layout_build(&pl, mc);
+    size_t n = pl.n_params;
+    param_layout_free(&pl);
+    return n;
+}
+
+// Forward FLOPs per token: 2 per multiply-add of every matmul (the LM head included, the
+// embedding lookup not), plus causal attention: QK^T and PV over on average (T+1)/2 keys.
+double model_flops_per_token(const ModelConfig *mc, int T) {
+    double C = mc->dim, hq = (double)mc->n_heads * mc->head_dim;
+    double hkv = (double)mc->n_kv_heads * mc->head_dim, F = mc->ffn_dim;
+    double per_layer = 2.0 * (C * (hq + 2 * hkv) + hq * C + 3.0 * C * F);
+    double attn = 2.0 * 2.0 * hq * (T + 1) / 2.0;
+    return mc->n_layers * (per_layer + attn) + 2.0 * C * mc->vocab;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the test suite: every C unit-test binary in $BUILD/tests and every shell test in
+# tests/shell (tests/gpu-only with --gpu). Each prints "PASS name" / "FAIL name: why"
+# lines; a binary that crashes or exits non-zero without a FAIL line counts as a failure.
+# Ends with "N passed, N failed"; exit status non-zero on any failure.
+set -uo pipefail
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export LEMMA=$PWD/$BUILD/lemma BUILD
+LOGDIR=$BUILD/test-logs; mkdir -p "$LOGDIR"
+passed=0; failed=0
+gpu=0; [[ "${1:-}" == "--gpu" ]] && gpu=1
+
+run_one() { # name, command...
+    local name=$1; shift
+    local log=$LOGDIR/$name.log
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$?
+    local p f
+    p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log")
+    if ((rc != 0 && f == 0)); then
+        echo "FAIL $name: exited with status $rc (log: $log)"; tail -n 20 "$log" | sed 's/^/    /'
+        f=1
+    fi
+    grep -E '^(FAIL|     )' "$log"
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-32s %3d passed %3d failed  %4ds\n' "$name" "$p" "$f" $((SECONDS - t0))
+}
+
+if ((gpu)); then
+    for t in "$BUILD"/tests/test_gpu_*; do [[ -x $t ]] && run_one "$(basename "$t")" "$t"; done
+else
+    for t in "$BUILD"/tests/test_*; do
+        [[ -x $t ]] || continue
+        [[ $(basename "$t") == test_gpu_* ]] && continue
+        run_one "$(basename "$t")" "$t"
+    done
+    for t in tests/shell/test_*.sh; do [[ -f $t ]] && run_one "$(basename "$t" .sh)" bash "$t"; done
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
