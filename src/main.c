@@ -16,31 +16,41 @@
 
 #define EXIT_USAGE 2
 
+// A command gets the loaded config (the file named by INPUT, or the defaults for commands
+// whose INPUT is a data file or a checkpoint), INPUT, and its own options (argc, argv).
+typedef int (*CommandFn)(const Config *cfg, const char *input, int argc, char **argv);
+
 typedef struct {
     const char *name;
+    const char *input; // what INPUT is: "CONFIG", "IN.jsonl", "CKPT"
     const char *help;
-    int implemented;
+    CommandFn fn;      // NULL: not implemented yet
 } Command;
 
+static int cmd_train(const Config *cfg, const char *input, int argc, char **argv);
+static int cmd_config(const Config *cfg, const char *input, int argc, char **argv);
+
 static const Command commands[] = {
-    {"run", "the whole pipeline in one job (pipeline.phases)", 0},
-    {"train", "training phase (for now: single process, toy addition corpus)", 1},
-    {"sample", "sample and grade solutions, data-parallel", 0},
-    {"build", "build reflection data from graded samples", 0},
-    {"eval", "evaluate accuracy and error types", 0},
-    {"gen", "write built-in word problems", 0},
-    {"grade", "grade completions against gold answers", 0},
-    {"verify", "check the steps of solutions", 0},
-    {"inspect", "summarise a checkpoint", 0},
-    {"config", "validate a config; --dump prints the effective config", 1},
+    {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", NULL},
+    {"train", "CONFIG", "training (for now: single process, toy addition corpus)", cmd_train},
+    {"sample", "CONFIG", "sample and grade solutions, data-parallel", NULL},
+    {"build", "CONFIG", "build reflection data from graded samples", NULL},
+    {"eval", "CONFIG", "evaluate accuracy and error types", NULL},
+    {"gen", "CONFIG", "write built-in word problems", NULL},
+    {"grade", "IN.jsonl", "grade completions against gold answers", NULL},
+    {"verify", "IN.jsonl", "check the steps of solutions", NULL},
+    {"inspect", "CKPT", "summarise a checkpoint", NULL},
+    {"config", "CONFIG", "validate a config; --dump prints the effective config", cmd_config},
 };
 static const int n_commands = sizeof(commands) / sizeof(commands[0]);
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lemma COMMAND CONFIG [--set key=value]... [options]\n"
+    fprintf(f, "usage: lemma COMMAND INPUT [--set key=value]... [options]\n"
                "       lemma config --reference   (every key, its type, default and help)\n"
                "       lemma --help | --version\n\ncommands:\n");
-    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    for (int i = 0; i < n_commands; i++)
+        fprintf(f, "  %-8s %-9s %s%s\n", commands[i].name, commands[i].input, commands[i].help,
+                commands[i].fn ? "" : " (not implemented yet)");
     fprintf(f, "\nConfigs are libconfig files (see configs/); --set train.lr=3e-4 overrides a key.\n"
                "'lemma config CONFIG --dump' prints every key with its effective value and help.\n");
 }
@@ -72,32 +82,35 @@ static const Command *find_command(const char *name) {
 }
 
 typedef struct {
-    const Command *cmd;
-    const char *config_path;
-    char **sets;
-    int n_sets;
-    int dump;
+    const char *input;
+    char **sets, **opts;
+    int n_sets, n_opts;
 } Args;
 
+// argv: lemma COMMAND [INPUT] args...: --set k=v is taken here, the rest goes to the command.
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->sets = lm_calloc((size_t)argc, sizeof(char *));
-    for (int i = 2; i < argc; i++) {
+    a->opts = lm_calloc((size_t)argc, sizeof(char *));
+    int i = 2;
+    if (i < argc && argv[i][0] != '-') a->input = argv[i++];
+    for (; i < argc; i++) {
         if (strcmp(argv[i], "--set") == 0) {
             if (i + 1 >= argc) user_error("%s needs key=value", "--set");
             a->sets[a->n_sets++] = argv[++i];
         } else if (strncmp(argv[i], "--set=", 6) == 0) {
             a->sets[a->n_sets++] = argv[i] + 6;
-        } else if (strcmp(argv[i], "--dump") == 0) {
-            a->dump = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            user_error("unknown option '%s' (see lemma --help)", argv[i]);
-        } else if (!a->config_path) {
-            a->config_path = argv[i];
         } else {
-            user_error("unexpected argument '%s' (see lemma --help)", argv[i]);
+            a->opts[a->n_opts++] = argv[i];
         }
     }
+}
+
+// Commands call this for an option they do not know; exit 2 on every rank.
+static int unknown_option(const char *cmd, const char *opt) {
+    if (dist.rank == 0)
+        fprintf(stderr, "lemma %s: unknown option '%s' (see lemma --help)\n", cmd, opt);
+    return EXIT_USAGE;
 }
 
 // OpenMP threads per rank: run.threads, else OMP_NUM_THREADS, else the cores of the node
@@ -113,7 +126,9 @@ static int threads_per_rank(const Config *cfg) {
 
 // The single-process driver on the toy addition corpus; the held-out accuracy shows
 // whether the model learned. Replaced by the data-parallel phase on real records.
-static int cmd_train(const Config *cfg) {
+static int cmd_train(const Config *cfg, const char *input, int argc, char **argv) {
+    (void)input;
+    if (argc > 0) return unknown_option("train", argv[0]);
     if (dist.size > 1) {
         if (dist.rank == 0)
             fprintf(stderr, "lemma train: data-parallel training is not implemented yet; "
@@ -155,15 +170,43 @@ static int cmd_train(const Config *cfg) {
     return 0;
 }
 
-static int cmd_config(const Config *cfg, const Args *a) {
+static int cmd_config(const Config *cfg, const char *input, int argc, char **argv) {
+    int dump = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--dump") == 0) dump = 1;
+        else return unknown_option("config", argv[i]);
+    }
     if (dist.rank != 0) return 0;
-    if (a->dump) {
+    if (dump) {
         printf("# lemma %s, world size %d\n", LEMMA_VERSION, dist.size);
         config_dump(cfg, stdout);
     } else {
-        printf("%s: ok (world size %d)\n", a->config_path, dist.size);
+        printf("%s: ok (world size %d)\n", input, dist.size);
     }
     return 0;
+}
+
+// The config of a command: the file INPUT for commands that take a CONFIG, else the
+// defaults; then the --set overrides. Exits 2 with the message on any error.
+static void load_config(Config *cfg, const Command *cmd, const Args *a) {
+    char err[1024];
+    int rc;
+    if (strcmp(cmd->input, "CONFIG") == 0) {
+        if (access(a->input, R_OK) != 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "cannot read config '%s': %s", a->input, strerror(errno));
+            user_error("%s", msg);
+        }
+        rc = config_load(cfg, a->input, a->sets, a->n_sets, err, sizeof err);
+    } else {
+        config_defaults(cfg);
+        rc = 0;
+        for (int i = 0; i < a->n_sets && rc == 0; i++) rc = config_set(cfg, a->sets[i], err, sizeof err);
+    }
+    if (rc != 0) {
+        config_free(cfg);
+        user_error("%s", err);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -196,38 +239,26 @@ int main(int argc, char **argv) {
     }
     Args a;
     parse_args(argc, argv, &a);
-    a.cmd = cmd;
-    if (!a.config_path) {
+    if (!a.input) {
         if (dist.rank == 0) {
-            fprintf(stderr, "lemma %s: missing CONFIG file\n\n", cmd->name);
-            usage(stderr);
-        }
-        dist_finalize();
-        return EXIT_USAGE;
-    }
-    if (access(a.config_path, R_OK) != 0) {
-        if (dist.rank == 0) {
-            fprintf(stderr, "lemma: cannot read config '%s': %s\n\n", a.config_path, strerror(errno));
+            fprintf(stderr, "lemma %s: missing %s\n\n", cmd->name, cmd->input);
             usage(stderr);
         }
         dist_finalize();
         return EXIT_USAGE;
     }
     Config cfg;
-    char err[1024];
-    if (config_load(&cfg, a.config_path, a.sets, a.n_sets, err, sizeof err) != 0) {
-        config_free(&cfg);
-        user_error("%s", err);
-    }
+    load_config(&cfg, cmd, &a);
     int rc;
-    if (!cmd->implemented) {
+    if (!cmd->fn) {
         if (dist.rank == 0) fprintf(stderr, "lemma: '%s' is not implemented yet\n", cmd->name);
         rc = EXIT_USAGE;
     } else {
-        rc = !strcmp(cmd->name, "train") ? cmd_train(&cfg) : cmd_config(&cfg, &a);
+        rc = cmd->fn(&cfg, a.input, a.n_opts, a.opts);
     }
     config_free(&cfg);
     free(a.sets);
+    free(a.opts);
     dist_finalize();
     return rc;
 }

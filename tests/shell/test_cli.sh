@@ -3,7 +3,7 @@
 # rank 0 under mpirun.
 source "$(dirname "$0")/lib.sh"
 
-expect_out help 'usage: lemma COMMAND CONFIG' "$LEMMA" --help
+expect_out help 'usage: lemma COMMAND INPUT' "$LEMMA" --help
 expect_out version '^lemma [0-9]+\.[0-9]+' "$LEMMA" --version
 expect_out version_cuda '^cuda: ' "$LEMMA" --version
 expect_fail no_args 2 'usage:' "$LEMMA"
@@ -41,3 +41,6 @@ if [[ $(grep -c '^# lemma .*world size 3' <<<"$out") == 1 && $(grep -c '^run = {
 out=$("${MPIRUN[@]}" -np 2 "$LEMMA" config "$TMP/typo.cfg" 2>&1); rc=$?
 if ((rc == 2)) && [[ $(grep -c "unknown key 'trian.lr'" <<<"$out") == 1 ]]; then echo "PASS error_once_on_2_ranks"
 else echo "FAIL error_once_on_2_ranks: rc=$rc $out"; fi
+expect_fail train_unknown_option 2 "lemma train: unknown option '--frob'" "$LEMMA" train configs/tiny.cfg --frob
+expect_fail grade_not_implemented 2 "'grade' is not implemented yet" "$LEMMA" grade "$TMP/in.jsonl"
+expect_fail set_without_config 2 "unknown key 'nope.x'" "$LEMMA" inspect "$TMP/x.h5" --set nope.x=1
