@@ -210,6 +210,7 @@ static void load_config(Config *cfg, const Command *cmd, const Args *a) {
 }
 
 int main(int argc, char **argv) {
+    backend_cpu_reexec_for_blas(argv);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

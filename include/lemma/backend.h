@@ -115,6 +115,11 @@ struct Backend {
 
 // CPU backend with `threads` OpenMP threads (0: OMP_NUM_THREADS or all cores).
 Backend *backend_cpu_create(int threads);
+// OpenBLAS falls back to slow generic kernels on CPUs it does not know (Debian 12's 0.3.21
+// on recent Xeons). The OPENBLAS_CORETYPE value that fixes it here, or NULL; and a call for
+// the start of main() that re-executes the program with it set (before MPI_Init).
+const char *backend_cpu_blas_coretype_fix(void);
+void backend_cpu_reexec_for_blas(char **argv);
 
 // CUDA backend on device `device` with act dtype (DT_BF16 or DT_F32); NULL with a message in
 // err when there is no usable GPU or the build has no CUDA.

@@ -60,6 +60,7 @@ static void random_batch(void *ctx, int step, int *tok, int *tgt, int B, int T) 
 }
 
 int main(int argc, char **argv) {
+    backend_cpu_reexec_for_blas(argv);
     BenchArgs a;
     parse(argc, argv, &a);
     ModelConfig mc = {.vocab = a.vocab, .dim = a.dim, .n_layers = a.layers, .n_heads = a.heads,

@@ -77,11 +77,12 @@ static void cpu_att_pack_rows(float *restrict xs, const CpuAtt *a, const float *
 }
 
 // lo[t] = a row index <= every row of t's record: the start of t's run of equal ids when
-// every id forms one run (packed records), else 0 (the mask then does all the work).
-static void cpu_att_record_lo(int *lo, const int *seg, int T) {
+// every id forms one run (packed records; returns 1), else 0 (returns 0: the mask then
+// compares ids). Without seg every lo is 0 and it returns 1.
+static int cpu_att_record_lo(int *lo, const int *seg, int T) {
     if (!seg) {
         memset(lo, 0, (size_t)T * sizeof(int));
-        return;
+        return 1;
     }
     int contiguous = 1;
     for (int t = 1; t < T && contiguous; t++) {
@@ -96,6 +97,14 @@ static void cpu_att_record_lo(int *lo, const int *seg, int T) {
         if (!contiguous) lo[t] = 0;
         else lo[t] = (t > 0 && seg[t] == seg[t - 1]) ? lo[t - 1] : t;
     }
+    return contiguous;
+}
+
+// [vlo, vhi) = [lo, hi) widened to whole vectors: the range the score kernel fills, and the
+// one the elementwise loops run over (aligned, without scalar remainders).
+static void cpu_att_vector_range(int lo, int hi, int *vlo, int *vhi) {
+    *vlo = lo / CPU_VL * CPU_VL;
+    *vhi = (hi + CPU_VL - 1) / CPU_VL * CPU_VL;
 }
 
 // The lowest record start among the block's rows t0..t0+nr-1.
@@ -111,47 +120,116 @@ static int cpu_att_block_lo(const int *lo, int t0, int nr) {
 // faster than what gcc -O2 makes of the scalar loops. Score rows have stride Tp (T rounded
 // up to CPU_VL, padded keys are 0); head vectors have stride hdp (hd rounded up likewise).
 
-// S[r][s] = sum_{d < hd} x[r][d] * Yt[d][s] for at least s in [lo, hi) (whole vectors from
-// lo rounded down). x: (RB, hdp), Yt: (hd, Tp), S: (RB, Tp).
+// S[r][s0 .. s0+2VL) = sum_{d < hd} x[r][d] * Yt[d][s0 ..]: eight accumulators, enough to
+// keep two FMA units busy.
+static void cpu_att_scores2(float *restrict S, const float *restrict x, const float *restrict Yt,
+                            int Tp, int hd, int hdp, int s0) {
+    const float *x0 = x, *x1 = x + hdp, *x2 = x + 2 * hdp, *x3 = x + 3 * hdp;
+    cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    for (int d = 0; d < hd; d++) {
+        cpu_vf y, z;
+        CPU_VLOAD(y, Yt + (size_t)d * Tp + s0);
+        CPU_VLOAD(z, Yt + (size_t)d * Tp + s0 + CPU_VL);
+        a0 += x0[d] * y;
+        a1 += x1[d] * y;
+        a2 += x2[d] * y;
+        a3 += x3[d] * y;
+        b0 += x0[d] * z;
+        b1 += x1[d] * z;
+        b2 += x2[d] * z;
+        b3 += x3[d] * z;
+    }
+    CPU_VSTORE(S + s0, a0);
+    CPU_VSTORE(S + Tp + s0, a1);
+    CPU_VSTORE(S + 2 * (size_t)Tp + s0, a2);
+    CPU_VSTORE(S + 3 * (size_t)Tp + s0, a3);
+    CPU_VSTORE(S + s0 + CPU_VL, b0);
+    CPU_VSTORE(S + Tp + s0 + CPU_VL, b1);
+    CPU_VSTORE(S + 2 * (size_t)Tp + s0 + CPU_VL, b2);
+    CPU_VSTORE(S + 3 * (size_t)Tp + s0 + CPU_VL, b3);
+}
+
+// S[r][s0 .. s0+VL): four accumulators.
+static void cpu_att_scores1(float *restrict S, const float *restrict x, const float *restrict Yt,
+                            int Tp, int hd, int hdp, int s0) {
+    const float *x0 = x, *x1 = x + hdp, *x2 = x + 2 * hdp, *x3 = x + 3 * hdp;
+    cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int d = 0; d < hd; d++) {
+        cpu_vf y;
+        CPU_VLOAD(y, Yt + (size_t)d * Tp + s0);
+        a0 += x0[d] * y;
+        a1 += x1[d] * y;
+        a2 += x2[d] * y;
+        a3 += x3[d] * y;
+    }
+    CPU_VSTORE(S + s0, a0);
+    CPU_VSTORE(S + Tp + s0, a1);
+    CPU_VSTORE(S + 2 * (size_t)Tp + s0, a2);
+    CPU_VSTORE(S + 3 * (size_t)Tp + s0, a3);
+}
+
+// S[r][s] = sum_{d < hd} x[r][d] * Yt[d][s] for s in [lo, hi) widened to whole vectors
+// (cpu_att_vector_range). x: (RB, hdp), Yt: (hd, Tp), S: (RB, Tp).
 static void cpu_att_scores(float *restrict S, const float *restrict x, const float *restrict Yt,
                            int Tp, int hd, int hdp, int lo, int hi) {
-    const float *x0 = x, *x1 = x + hdp, *x2 = x + 2 * hdp, *x3 = x + 3 * hdp;
-    for (int s0 = lo / CPU_VL * CPU_VL; s0 < hi; s0 += CPU_VL) {
-        cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (int d = 0; d < hd; d++) {
-            cpu_vf y;
-            CPU_VLOAD(y, Yt + (size_t)d * Tp + s0);
-            a0 += x0[d] * y;
-            a1 += x1[d] * y;
-            a2 += x2[d] * y;
-            a3 += x3[d] * y;
-        }
-        CPU_VSTORE(S + s0, a0);
-        CPU_VSTORE(S + Tp + s0, a1);
-        CPU_VSTORE(S + 2 * (size_t)Tp + s0, a2);
-        CPU_VSTORE(S + 3 * (size_t)Tp + s0, a3);
+    int s0 = lo / CPU_VL * CPU_VL;
+    for (; s0 + CPU_VL < hi; s0 += 2 * CPU_VL) cpu_att_scores2(S, x, Yt, Tp, hd, hdp, s0);
+    if (s0 < hi) cpu_att_scores1(S, x, Yt, Tp, hd, hdp, s0);
+}
+
+// O[r][d0 .. d0+2VL) = sum_{s in [lo, hi)} P[r][s] * Y[s][d0 ..]: eight accumulators.
+static void cpu_att_mix2(float *restrict O, const float *restrict P, const float *restrict Y,
+                         int Tp, int hdp, int lo, int hi, int d0) {
+    const float *p0 = P, *p1 = P + Tp, *p2 = P + 2 * (size_t)Tp, *p3 = P + 3 * (size_t)Tp;
+    cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    for (int s = lo; s < hi; s++) {
+        cpu_vf y, z;
+        CPU_VLOAD(y, Y + (size_t)s * hdp + d0);
+        CPU_VLOAD(z, Y + (size_t)s * hdp + d0 + CPU_VL);
+        a0 += p0[s] * y;
+        a1 += p1[s] * y;
+        a2 += p2[s] * y;
+        a3 += p3[s] * y;
+        b0 += p0[s] * z;
+        b1 += p1[s] * z;
+        b2 += p2[s] * z;
+        b3 += p3[s] * z;
     }
+    CPU_VSTORE(O + d0, a0);
+    CPU_VSTORE(O + hdp + d0, a1);
+    CPU_VSTORE(O + 2 * hdp + d0, a2);
+    CPU_VSTORE(O + 3 * hdp + d0, a3);
+    CPU_VSTORE(O + d0 + CPU_VL, b0);
+    CPU_VSTORE(O + hdp + d0 + CPU_VL, b1);
+    CPU_VSTORE(O + 2 * hdp + d0 + CPU_VL, b2);
+    CPU_VSTORE(O + 3 * hdp + d0 + CPU_VL, b3);
+}
+
+// O[r][d0 .. d0+VL) = sum_{s in [lo, hi)} P[r][s] * Y[s][d0 ..]: four accumulators.
+static void cpu_att_mix1(float *restrict O, const float *restrict P, const float *restrict Y,
+                         int Tp, int hdp, int lo, int hi, int d0) {
+    const float *p0 = P, *p1 = P + Tp, *p2 = P + 2 * (size_t)Tp, *p3 = P + 3 * (size_t)Tp;
+    cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int s = lo; s < hi; s++) {
+        cpu_vf y;
+        CPU_VLOAD(y, Y + (size_t)s * hdp + d0);
+        a0 += p0[s] * y;
+        a1 += p1[s] * y;
+        a2 += p2[s] * y;
+        a3 += p3[s] * y;
+    }
+    CPU_VSTORE(O + d0, a0);
+    CPU_VSTORE(O + hdp + d0, a1);
+    CPU_VSTORE(O + 2 * hdp + d0, a2);
+    CPU_VSTORE(O + 3 * hdp + d0, a3);
 }
 
 // O[r][d] = sum_{s in [lo, hi)} P[r][s] * Y[s][d]. P: (RB, Tp), Y: (T, hdp), O: (RB, hdp).
 static void cpu_att_mix(float *restrict O, const float *restrict P, const float *restrict Y,
                         int Tp, int hdp, int lo, int hi) {
-    const float *p0 = P, *p1 = P + Tp, *p2 = P + 2 * (size_t)Tp, *p3 = P + 3 * (size_t)Tp;
-    for (int d0 = 0; d0 < hdp; d0 += CPU_VL) {
-        cpu_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (int s = lo; s < hi; s++) {
-            cpu_vf y;
-            CPU_VLOAD(y, Y + (size_t)s * hdp + d0);
-            a0 += p0[s] * y;
-            a1 += p1[s] * y;
-            a2 += p2[s] * y;
-            a3 += p3[s] * y;
-        }
-        CPU_VSTORE(O + d0, a0);
-        CPU_VSTORE(O + hdp + d0, a1);
-        CPU_VSTORE(O + 2 * hdp + d0, a2);
-        CPU_VSTORE(O + 3 * hdp + d0, a3);
-    }
+    int d0 = 0;
+    for (; d0 + 2 * CPU_VL <= hdp; d0 += 2 * CPU_VL) cpu_att_mix2(O, P, Y, Tp, hdp, lo, hi, d0);
+    if (d0 < hdp) cpu_att_mix1(O, P, Y, Tp, hdp, lo, hi, d0);
 }
 
 // G[s][d] += sum_r A[r][s] * x[r][d] for s in [lo, hi). A: (RB, Tp), x: (RB, hdp), G: (T, hdp).
@@ -173,20 +251,23 @@ static void cpu_att_rank_update(float *restrict G, const float *restrict A,
     }
 }
 
-// Sets S[r][s] = -inf for s in [lo, hi) where row t0 + r may not see key s (s > t, or
-// another record). S: (RB, Tp).
-static void cpu_att_mask(float *restrict S, const int *seg, int Tp, int T, int t0, int lo,
-                         int hi) {
-    for (int r = 0; r < CPU_ATT_RB; r++) {
+// Sets S[r][s] = -inf for the keys s in [vlo, vhi) that row t = t0 + r may not see: the
+// margin [vlo, lo) that the score kernel computed on the way, s > t (the block's last few
+// keys and the margin up to vhi), and s in another record: with contiguous records those
+// before lo[t], else (ids that come back) every s whose id differs. S: (RB, Tp).
+static void cpu_att_mask(float *restrict S, const int *seg, const int *lo_t, int contiguous,
+                         int Tp, int t0, int nr, int lo, int vlo, int vhi) {
+    for (int r = 0; r < nr; r++) {
         float *restrict row = S + (size_t)r * Tp;
         int t = t0 + r;
-        if (seg && t < T) {
-            int st = seg[t];
-#pragma omp simd
-            for (int s = lo; s < hi; s++) row[s] = (s > t || seg[s] != st) ? -INFINITY : row[s];
+        for (int s = vlo; s < lo; s++) row[s] = -INFINITY;
+        for (int s = t + 1; s < vhi; s++) row[s] = -INFINITY;
+        if (!seg) continue;
+        if (contiguous) {
+            for (int s = lo; s < lo_t[t]; s++) row[s] = -INFINITY;
         } else {
-#pragma omp simd
-            for (int s = lo; s < hi; s++) row[s] = s > t ? -INFINITY : row[s];
+            int st = seg[t];
+            for (int s = lo; s <= t; s++) row[s] = seg[s] != st ? -INFINITY : row[s];
         }
     }
 }
@@ -206,8 +287,8 @@ static void cpu_att_load_rows(float *restrict x, const float *src, size_t stride
 // ---------------------------------------------------------------------------
 // forward
 
-// Softmax of the masked score row S[lo, hi) in place; returns its logsumexp.
-static float cpu_att_softmax_row(float *restrict S, int lo, int hi) {
+// S[lo, hi) = exp(S - max) in place (masked scores give 0); returns the sum, *mx the max.
+static float cpu_att_exp_row(float *restrict S, int lo, int hi, float *mx_out) {
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int s = lo; s < hi; s++) mx = S[s] > mx ? S[s] : mx;
@@ -217,10 +298,8 @@ static float cpu_att_softmax_row(float *restrict S, int lo, int hi) {
         S[s] = cpu_expf(S[s] - mx);
         sum += S[s];
     }
-    float inv = 1.0f / sum;
-#pragma omp simd
-    for (int s = lo; s < hi; s++) S[s] *= inv;
-    return mx + logf(sum);
+    *mx_out = mx;
+    return sum;
 }
 
 // Per-task buffers, carved from the thread's scratch.
@@ -231,6 +310,7 @@ typedef struct {
     float *P, *dS;       // (RB, Tp) scores / probabilities, their gradients
     float *x, *dob, *o;  // (RB, hdp): scaled q, dout, output (or dq) of the block
     int *lo;             // (T) record starts
+    int contiguous;      // records are runs of equal ids (see cpu_att_record_lo)
 } CpuAttBufs;
 
 static size_t cpu_att_scratch_floats(const CpuAtt *a) {
@@ -254,6 +334,7 @@ static CpuAttBufs cpu_att_bufs(const CpuAtt *a, float *scratch) {
     w.dob = w.x + rh;
     w.o = w.dob + rh;
     w.lo = (int *)(w.o + rh);
+    w.contiguous = 1;
     return w;
 }
 
@@ -262,20 +343,30 @@ static void cpu_att_fwd_block(const CpuAtt *a, CpuAttBufs *w, float *out_b, floa
                               const float *qkv_b, const int *seg_b, int h, int t0) {
     int T = a->T, Tp = a->Tp, hd = a->hd, hdp = a->hdp;
     int nr = T - t0 < CPU_ATT_RB ? T - t0 : CPU_ATT_RB, hi = t0 + nr;
-    int blo = cpu_att_block_lo(w->lo, t0, nr);
+    int blo = cpu_att_block_lo(w->lo, t0, nr), vlo, vhi;
+    cpu_att_vector_range(blo, hi, &vlo, &vhi);
+    float inv_sum[CPU_ATT_RB];
     cpu_att_load_rows(w->x, cpu_att_q(a, qkv_b, t0, h), a->R, nr, hd, hdp, a->scale);
     cpu_att_scores(w->P, w->x, w->Kt, Tp, hd, hdp, blo, hi);
-    cpu_att_mask(w->P, seg_b, Tp, T, t0, blo, hi);
+    cpu_att_mask(w->P, seg_b, w->lo, w->contiguous, Tp, t0, nr, blo, vlo, vhi);
     for (int r = 0; r < CPU_ATT_RB; r++) {
-        float *row = w->P + (size_t)r * Tp;
-        if (r < nr) lse_h[t0 + r] = cpu_att_softmax_row(row, blo, hi);
-        else memset(row + blo, 0, (size_t)(hi - blo) * sizeof(float));
+        float *row = w->P + (size_t)r * Tp, mx;
+        if (r >= nr) { // padding rows
+            memset(row + vlo, 0, (size_t)(vhi - vlo) * sizeof(float));
+            continue;
+        }
+        float sum = cpu_att_exp_row(row, vlo, vhi, &mx);
+        lse_h[t0 + r] = mx + logf(sum);
+        inv_sum[r] = 1.0f / sum;
     }
     cpu_att_mix(w->o, w->P, w->Vs, Tp, hdp, blo, hi);
     size_t ostride = (size_t)a->H * hd;
-    for (int r = 0; r < nr; r++)
-        memcpy(out_b + (size_t)(t0 + r) * ostride + (size_t)h * hd, w->o + (size_t)r * hdp,
-               (size_t)hd * sizeof(float));
+    for (int r = 0; r < nr; r++) {
+        float *restrict dst = out_b + (size_t)(t0 + r) * ostride + (size_t)h * hd;
+        const float *restrict src = w->o + (size_t)r * hdp;
+#pragma omp simd
+        for (int d = 0; d < hd; d++) dst[d] = src[d] * inv_sum[r];
+    }
 }
 
 void cpu_attention_fwd(Backend *b, void *out, float *lse, const void *qkv, const int *seg, int B,
@@ -292,7 +383,7 @@ void cpu_attention_fwd(Backend *b, void *out, float *lse, const void *qkv, const
         CpuAttBufs w = cpu_att_bufs(&a, scratch + (size_t)omp_get_thread_num() * stride);
         cpu_att_pack_t(w.Kt, &a, cpu_att_k(&a, q_b, 0, kvh));
         cpu_att_pack_rows(w.Vs, &a, cpu_att_v(&a, q_b, 0, kvh));
-        cpu_att_record_lo(w.lo, seg_b, T);
+        w.contiguous = cpu_att_record_lo(w.lo, seg_b, T);
         for (int t0 = 0; t0 < T; t0 += CPU_ATT_RB)
             cpu_att_fwd_block(&a, &w, (float *)out + bi * out_b, lse + (size_t)bh * T, q_b, seg_b,
                               h, t0);
@@ -333,14 +424,15 @@ static void cpu_att_bwd_block(const CpuAtt *a, CpuAttBufs *w, float *dqkv_b,
                               const float *lse_h, const int *seg_b, int h, int t0) {
     int T = a->T, Tp = a->Tp, hd = a->hd, hdp = a->hdp;
     int nr = T - t0 < CPU_ATT_RB ? T - t0 : CPU_ATT_RB, hi = t0 + nr;
-    int blo = cpu_att_block_lo(w->lo, t0, nr);
+    int blo = cpu_att_block_lo(w->lo, t0, nr), vlo, vhi;
+    cpu_att_vector_range(blo, hi, &vlo, &vhi);
     size_t ostride = (size_t)a->H * hd, ooff = (size_t)t0 * ostride + (size_t)h * hd;
     cpu_att_load_rows(w->x, cpu_att_q(a, qkv_b, t0, h), a->R, nr, hd, hdp, a->scale);
     cpu_att_load_rows(w->dob, dout_b + ooff, ostride, nr, hd, hdp, 1.0f);
     cpu_att_scores(w->P, w->x, w->Kt, Tp, hd, hdp, blo, hi);
-    cpu_att_mask(w->P, seg_b, Tp, T, t0, blo, hi);
+    cpu_att_mask(w->P, seg_b, w->lo, w->contiguous, Tp, t0, nr, blo, vlo, vhi);
     cpu_att_scores(w->dS, w->dob, w->Vt, Tp, hd, hdp, blo, hi); // dP[r][s] = dout_r . v_s
-    cpu_att_bwd_probs(a, w, out_b + ooff, lse_h + t0, nr, blo, hi);
+    cpu_att_bwd_probs(a, w, out_b + ooff, lse_h + t0, nr, vlo, vhi);
     cpu_att_mix(w->o, w->dS, w->Ks, Tp, hdp, blo, hi); // dq / scale
     for (int r = 0; r < nr; r++) {
         float *restrict dst = dqkv_b + (size_t)(t0 + r) * a->R + (size_t)h * hd;
@@ -360,7 +452,7 @@ static void cpu_att_bwd_kvhead(const CpuAtt *a, CpuAttBufs *w, float *dqkv_b,
     cpu_att_pack_t(w->Kt, a, cpu_att_k(a, qkv_b, 0, kvh));
     cpu_att_pack_t(w->Vt, a, cpu_att_v(a, qkv_b, 0, kvh));
     cpu_att_pack_rows(w->Ks, a, cpu_att_k(a, qkv_b, 0, kvh));
-    cpu_att_record_lo(w->lo, seg_b, T);
+    w->contiguous = cpu_att_record_lo(w->lo, seg_b, T);
     memset(w->dK, 0, (size_t)T * hdp * sizeof(float));
     memset(w->dV, 0, (size_t)T * hdp * sizeof(float));
     for (int h = kvh * group; h < (kvh + 1) * group; h++)

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // ---------------------------------------------------------------------------
 // memory
@@ -81,8 +82,8 @@ static void cpu_adamw(Backend *b, float *p, void *p_act, const float *g, float *
     float decay = (float)(1.0 - (double)lr * (double)wd);
     float *restrict pa = (p_act && p_act != (void *)p) ? p_act : NULL;
     long long nn = (long long)n;
-#pragma omp parallel for simd schedule(static)
-    for (long long i = 0; i < nn; i++) {
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < nn; i++) { // memory-bound: 7 streams of n floats
         float gi = g[i] * gscale;
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
@@ -91,8 +92,8 @@ static void cpu_adamw(Backend *b, float *p, void *p_act, const float *g, float *
         m[i] = mi;
         v[i] = vi;
         p[i] = pi;
+        if (pa) pa[i] = pi;
     }
-    if (pa) memcpy(pa, p, n * sizeof(float));
 }
 
 // Sum of squares in double over 64 fixed blocks, added in order: the same result for any
@@ -139,21 +140,35 @@ static void cpu_destroy(Backend *b) {
 
 // OpenBLAS picks its kernels when it is loaded, from the CPU model; 0.3.21 (Debian 12) does
 // not know recent Xeons and then falls back to its generic SSE3 "Prescott" kernels, several
-// times slower. It cannot be switched from here, so say once how to fix it.
-static void cpu_check_openblas_core(void) {
-    static int checked;
+// times slower. The fix is OPENBLAS_CORETYPE in the environment before the library loads:
+// the kernels this CPU can run, or NULL when nothing needs fixing.
+const char *backend_cpu_blas_coretype_fix(void) {
     const char *core = openblas_get_corename();
-    if (checked++ || !core || strcmp(core, "Prescott") != 0 || getenv("OPENBLAS_CORETYPE")) return;
+    if (!core || strcmp(core, "Prescott") != 0 || getenv("OPENBLAS_CORETYPE")) return NULL;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                         : NULL;
+    return __builtin_cpu_supports("avx512f") ? "SkylakeX"
+           : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                             : NULL;
+#else
+    return NULL;
+#endif
+}
+
+void backend_cpu_reexec_for_blas(char **argv) {
+    const char *want = backend_cpu_blas_coretype_fix();
+    if (!want) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    execv("/proc/self/exe", argv); // only returns on failure: go on with the slow kernels
+}
+
+static void cpu_check_openblas_core(void) {
+    static int checked;
+    const char *want = checked++ ? NULL : backend_cpu_blas_coretype_fix();
     if (want)
         lm_warn("OpenBLAS did not recognise this CPU and runs its generic SSE3 kernels; "
                 "export OPENBLAS_CORETYPE=%s for several times faster matmuls",
                 want);
-#endif
 }
 
 Backend *backend_cpu_create(int threads) {

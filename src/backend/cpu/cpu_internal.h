@@ -4,6 +4,14 @@
 #ifndef LEMMA_CPU_INTERNAL_H
 #define LEMMA_CPU_INTERNAL_H
 
+// -std=c11 turns gcc's contraction of a*b+c into fused multiply-adds off (-ffp-contract=off),
+// which halves the speed of the attention kernels; every CPU backend file includes this
+// header first, so turn it back on for all of them. (With -ffp-contract=fast in CFLAGS this
+// line can go.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 #include "lemma/backend.h"
 
 #include <stddef.h>
