@@ -11,25 +11,32 @@ BUILD    ?= build
 USE_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),$(if $(wildcard src/backend/cuda/*.cu),1,0),0)
 USE_MPI  ?= 1
 CPU_ARCH ?= native
-# Static libconfig/OpenBLAS for binaries that travel to machines without them.
+# Static libconfig for binaries that travel to machines without it.
 STATIC_DEPS ?= 0
+# USE_BLAS=0: no OpenBLAS; the CPU backend uses its own plain sgemm (slower; GPU-machine builds).
+USE_BLAS ?= 1
 CUDA_HOME ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
 CUDA_ARCH ?= -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
 
 ifeq ($(USE_MPI),1)
   CC := mpicc
-  PKGS := libconfig openblas libcjson
   DEFS := -DLEMMA_MPI=1
 else
   CC := gcc
-  PKGS := libconfig openblas libcjson
   DEFS := -DLEMMA_MPI=0
+endif
+ifeq ($(USE_BLAS),1)
+  PKGS := libconfig openblas libcjson
+  DEFS += -DLEMMA_BLAS=1
+else
+  PKGS := libconfig libcjson
+  DEFS += -DLEMMA_BLAS=0
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ifeq ($(STATIC_DEPS),1)
-  LIBDIR := /usr/lib/x86_64-linux-gnu
-  PKG_LIBS := $(LIBDIR)/libconfig.a $(LIBDIR)/openblas-pthread/libopenblas.a -lgfortran -lcjson
+  PKG_LIBS := $(shell pkg-config --variable=libdir libconfig)/libconfig.a \
+              $(filter-out -lconfig,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 else
   PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 endif
@@ -117,10 +124,11 @@ demo: deps-check
 	$(MAKE) $(BUILD)/lemma
 	BUILD=$(BUILD) bash scripts/demo.sh
 
-# The build for the lent GPU machine: no MPI, libconfig and OpenBLAS linked statically,
-# the remaining small shared libraries copied beside it (docs/gpu.md).
+# The build for the lent GPU machine: no MPI, no OpenBLAS, libconfig linked statically, the
+# remaining small shared libraries copied beside it (docs/gpu.md).
 gpu-pack:
-	$(MAKE) BUILD=build-gpu USE_MPI=0 USE_CUDA=1 STATIC_DEPS=1 CPU_ARCH=x86-64-v3 \
+	$(MAKE) BUILD=build-gpu USE_MPI=0 USE_BLAS=0 USE_CUDA=1 STATIC_DEPS=1 CPU_ARCH=x86-64-v3 \
+	    CUDA_ARCH=-gencode=arch=compute_90,code=sm_90 \
 	    build-gpu/lemma $(GPU_TEST_SRC:tests/gpu/%.c=build-gpu/tests/%) \
 	    $(BENCH_SRC:tests/bench/%.c=build-gpu/bench/%)
 	bash scripts/gpu_pack_libs.sh build-gpu

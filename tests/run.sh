@@ -8,6 +8,10 @@ BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export LEMMA=$PWD/$BUILD/lemma BUILD
+# Debian 12's OpenBLAS does not recognise recent Xeons and falls back to slow kernels (lemma
+# itself re-executes with this set; the test binaries get it from here).
+if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+elif [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 LOGDIR=$BUILD/test-logs; mkdir -p "$LOGDIR"
 passed=0; failed=0
 gpu=0; [[ "${1:-}" == "--gpu" ]] && gpu=1

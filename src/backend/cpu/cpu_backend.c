@@ -5,7 +5,9 @@
 #include "cpu_internal.h"
 #include "lemma/util.h"
 
+#if LEMMA_BLAS
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -143,9 +145,9 @@ static void cpu_destroy(Backend *b) {
 // times slower. The fix is OPENBLAS_CORETYPE in the environment before the library loads:
 // the kernels this CPU can run, or NULL when nothing needs fixing.
 const char *backend_cpu_blas_coretype_fix(void) {
+#if LEMMA_BLAS && (defined(__x86_64__) || defined(__i386__))
     const char *core = openblas_get_corename();
     if (!core || strcmp(core, "Prescott") != 0 || getenv("OPENBLAS_CORETYPE")) return NULL;
-#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") ? "SkylakeX"
            : __builtin_cpu_supports("avx2")  ? "Haswell"
@@ -174,7 +176,9 @@ static void cpu_check_openblas_core(void) {
 Backend *backend_cpu_create(int threads) {
     if (threads <= 0) threads = omp_get_max_threads();
     omp_set_num_threads(threads);
+#if LEMMA_BLAS
     openblas_set_num_threads(threads);
+#endif
     cpu_check_openblas_core();
 
     Backend *b = lm_calloc(1, sizeof(Backend));

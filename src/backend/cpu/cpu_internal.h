@@ -61,6 +61,9 @@ static inline float cpu_expf(float x_in) {
 }
 
 // cpu_matmul.c
+// Row-major sgemm: C (M,N) = alpha * op(A) @ op(B) + beta * C (OpenBLAS or the fallback).
+void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void cpu_matmul_fwd(Backend *b, void *out, const void *inp, const void *w, const void *bias,
                     int N, int C, int OC);
 void cpu_matmul_bwd(Backend *b, void *dinp, float *dw_acc, float *dbias_acc, const void *dout,

@@ -1,9 +1,8 @@
-// backend/cpu: matmul forward and backward on OpenBLAS sgemm (row-major), and the
-// deterministic column sums for the bias gradient. sgemm is never called from inside an
-// OpenMP region: OpenBLAS runs its own thread pool.
+// backend/cpu: matmul forward and backward on sgemm (OpenBLAS, row-major; see cpu_gemm.c),
+// and the deterministic column sums for the bias gradient. sgemm is never called from inside
+// an OpenMP region: OpenBLAS runs its own thread pool.
 #include "cpu_internal.h"
 
-#include <cblas.h>
 #include <string.h>
 
 // out (N,OC) = inp (N,C) @ w^T (w: OC,C) [+ bias (OC)].
@@ -18,8 +17,7 @@ void cpu_matmul_fwd(Backend *b, void *out, const void *inp, const void *w, const
         for (int n = 0; n < N; n++) memcpy(o + (size_t)n * OC, bi, (size_t)OC * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, o,
-                OC);
+    cpu_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, o, OC);
 }
 
 // dbias_acc (OC) += column sums of dout (N,OC): each thread owns whole column blocks and adds
@@ -45,9 +43,7 @@ void cpu_matmul_bwd(Backend *b, void *dinp, float *dw_acc, float *dbias_acc, con
                     const void *inp, const void *w, int N, int C, int OC) {
     (void)b;
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    0.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
-                dw_acc, C);
+        cpu_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
+    cpu_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw_acc, C);
     if (dbias_acc) cpu_colsum_acc(dbias_acc, dout, N, OC);
 }
