@@ -8,6 +8,11 @@ BUILD=${BUILD:-build-gpu}
 what=${1:-all}
 OUT=${OUT:-$BUILD/gpu-logs}; mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$PWD/$BUILD/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
+# cuBLAS from the CUDA toolkit, or from the nvidia-cublas wheel that PyTorch brings.
+if ! ldconfig -p | grep -q libcublasLt.so.13 && [[ ! -e ${CUDA_HOME:-/usr/local/cuda}/lib64/libcublasLt.so.13 ]]; then
+    wheel=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null)
+    [[ -n $wheel ]] && export LD_LIBRARY_PATH="$wheel/lib:$LD_LIBRARY_PATH"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
 missing=$(ldd "$BUILD/lemma" | grep "not found")
 [[ -n $missing ]] && { echo "missing libraries:"; echo "$missing"; exit 1; }

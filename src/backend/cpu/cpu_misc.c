@@ -166,12 +166,12 @@ static float cpu_crossentropy_row(float *dx, const float *x, int y, int V, float
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0.0f;
+    double sum = 0.0; // in double: tens of thousands of terms for large vocabularies
 #pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < V; i++) sum += cpu_expf(x[i] - mx);
-    float loss = mx + logf(sum) - x[y];
+    for (int i = 0; i < V; i++) sum += (double)cpu_expf(x[i] - mx);
+    float loss = (float)((double)mx + log(sum) - (double)x[y]);
     if (dx) {
-        float k = dscale / sum;
+        float k = (float)(dscale / sum);
 #pragma omp simd
         for (int i = 0; i < V; i++) dx[i] = cpu_expf(x[i] - mx) * k;
         dx[y] -= dscale;
