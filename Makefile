@@ -105,7 +105,10 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
-tests-build: $(BUILD)/lemma $(TEST_BIN) $(MPI_TEST_BIN)
+# The GPU tests and the benchmark are compiled with the suite (CI keeps them building);
+# tests/run.sh runs the GPU tests only with --gpu.
+tests-build: $(BUILD)/lemma $(TEST_BIN) $(MPI_TEST_BIN) $(BENCH_BIN) \
+             $(if $(filter 1,$(USE_CUDA)),$(GPU_TEST_BIN))
 
 test: deps-check
 	$(MAKE) tests-build
