@@ -4,6 +4,7 @@
 #include "lemma/config.h"
 #include "lemma/dist.h"
 #include "lemma/model.h"
+#include "lemma/tasks.h"
 #include "lemma/train.h"
 #include "lemma/util.h"
 
@@ -36,9 +37,9 @@ static const Command commands[] = {
     {"sample", "CONFIG", "sample and grade solutions, data-parallel", NULL},
     {"build", "CONFIG", "build reflection data from graded samples", NULL},
     {"eval", "CONFIG", "evaluate accuracy and error types", NULL},
-    {"gen", "CONFIG", "write built-in word problems", NULL},
-    {"grade", "IN.jsonl", "grade completions against gold answers", NULL},
-    {"verify", "IN.jsonl", "check the steps of solutions", NULL},
+    {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
+    {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
+    {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
     {"inspect", "CKPT", "summarise a checkpoint", NULL},
     {"config", "CONFIG", "validate a config; --dump prints the effective config", cmd_config},
 };

@@ -48,6 +48,22 @@ const CfgEntry cfg_schema[] = {
      "training problems (JSONL); empty: the built-in generator"},
     {"data.test", CFG_STRING, "", NO_RANGE, NULL,
      "test problems (JSONL); empty: the built-in generator's test split"},
+    {"data.max_bad_frac", CFG_FLOAT, "0.01", 0, 1, NULL,
+     "largest fraction of malformed JSONL lines skipped when reading data; more is an error"},
+
+    // tasks
+    {"tasks.min_ops", CFG_INT, "1", 1, 12, NULL, "fewest operations in a train or test problem"},
+    {"tasks.max_ops", CFG_INT, "4", 1, 12, NULL, "most operations in a train or test problem"},
+    {"tasks.max_operand", CFG_INT, "100", 10, 1000000, NULL,
+     "largest number a train or test question states"},
+    {"tasks.ood_min_ops", CFG_INT, "5", 2, 12, NULL,
+     "fewest operations in an ood problem; must exceed tasks.max_ops"},
+    {"tasks.ood_max_ops", CFG_INT, "6", 2, 12, NULL, "most operations in an ood problem"},
+    {"tasks.ood_max_operand", CFG_INT, "1000", 11, 10000000, NULL,
+     "largest number an ood question states; must exceed tasks.max_operand (each ood problem "
+     "uses a number above it)"},
+    {"tasks.distractor_prob", CFG_FLOAT, "0.3", 0, 1, NULL,
+     "chance of a sentence with a number no step needs (drawn twice: at most two per problem)"},
 
     // pipeline
     {"pipeline.phases", CFG_LIST, "pretrain,sample,build,finetune,eval", NO_RANGE,

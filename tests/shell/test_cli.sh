@@ -42,5 +42,5 @@ out=$("${MPIRUN[@]}" -np 2 "$LEMMA" config "$TMP/typo.cfg" 2>&1); rc=$?
 if ((rc == 2)) && [[ $(grep -c "unknown key 'trian.lr'" <<<"$out") == 1 ]]; then echo "PASS error_once_on_2_ranks"
 else echo "FAIL error_once_on_2_ranks: rc=$rc $out"; fi
 expect_fail train_unknown_option 2 "lemma train: unknown option '--frob'" "$LEMMA" train configs/tiny.cfg --frob
-expect_fail grade_not_implemented 2 "'grade' is not implemented yet" "$LEMMA" grade "$TMP/in.jsonl"
+expect_fail grade_missing_input 2 "lemma grade: cannot read '$TMP/in.jsonl'" "$LEMMA" grade "$TMP/in.jsonl"
 expect_fail set_without_config 2 "unknown key 'nope.x'" "$LEMMA" inspect "$TMP/x.h5" --set nope.x=1
