@@ -104,6 +104,7 @@ typedef struct {
     void *logits;        // (chunk, V)
     float *losses;       // (N) fp32
     int *tok, *tgt;      // (N) int32 in backend memory
+    int *seg, *pos;      // (N) record ids and positions of packed rows (backend memory)
     int *tok_host, *tgt_host;
     float *loss_host;    // (N)
     // backward scratch
@@ -120,10 +121,14 @@ typedef struct {
     Backend *be;
     float *params, *grads; // fp32, backend memory, same layout
     void *cparams;         // compute copy in the act dtype (== params when act is fp32)
-    float *m, *v;          // AdamW moments (allocated by the first step)
+    float *m, *v;          // AdamW moments of [opt_lo, opt_hi) (allocated by the first step)
+    size_t opt_lo, opt_hi; // the slice of the parameters this rank updates (default: all)
+    int opt_range_set;
     ModelActs acts;
     int has_acts;
     int fwd_B, fwd_T;      // shape of the last forward
+    const int *pack_seg, *pack_pos; // packing of the next forward (host), NULL: plain rows
+    int packed;            // the last forward used seg/pos
     int n_valid;           // targets counted by the last forward
     double loss_sum;       // sum of per-token losses of the last forward
     GradReadyFn grad_ready;
@@ -142,6 +147,11 @@ void model_zero_grad(Model *m);
 // (Re)allocates activations for batches up to B x T.
 void model_alloc_acts(Model *m, int B, int T);
 
+// Packed rows for the next forward (and its backward): seg (B*T) record ids (attention stays
+// inside a record) and pos (B*T) positions within the record (RoPE). Host arrays that must
+// stay valid until the forward; NULL, NULL for plain rows (positions 0..T-1).
+void model_set_packing(Model *m, const int *seg_host, const int *pos_host);
+
 // Forward over tokens (B,T). With targets (B,T, -1 = no loss) returns the mean loss over
 // the targets given (0 if none) and sets n_valid and loss_sum; targets may be NULL.
 float model_forward(Model *m, const int *tokens_host, const int *targets_host, int B, int T);
@@ -156,10 +166,19 @@ typedef struct {
     float lr, beta1, beta2, eps, weight_decay, grad_clip;
 } AdamWConfig;
 
-// Global gradient norm (before clipping).
+// Sum of squares of the gradients [lo, hi), and the global gradient norm.
+double model_grad_sumsq(Model *m, size_t lo, size_t hi);
 double model_grad_norm(Model *m);
-// One AdamW step t (>= 1) with gradients multiplied by gscale and then clipped to
-// grad_clip (0: off); returns the gradient norm measured after gscale.
+// The factor that clips a gradient of norm `norm` to `clip` (1 when clip is 0 or not reached).
+float adamw_clip_scale(double norm, float clip);
+// Sharded optimizer state: this rank updates (and keeps moments for) [lo, hi) only. Before
+// the first step.
+void model_set_opt_range(Model *m, size_t lo, size_t hi);
+// AdamW step t (>= 1) on the optimizer range with the gradients multiplied by gscale (which
+// includes any clipping).
+void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);
+// Single-process step: the norm of all gradients times gscale, clipping to grad_clip (0: off),
+// then the update; returns the norm measured after gscale.
 double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);
 
 // Learning rate at step (0-based) of total: linear warmup to lr over warmup steps, then

@@ -43,7 +43,22 @@ static void upload_batch(Model *m, const Dims *d, const int *tokens, const int *
     }
     be->upload(be, a->tok, a->tok_host, (size_t)d->N * sizeof(int));
     be->upload(be, a->tgt, a->tgt_host, (size_t)d->N * sizeof(int));
+    m->packed = m->pack_seg != NULL;
+    if (m->packed) {
+        be->upload(be, a->seg, m->pack_seg, (size_t)d->N * sizeof(int));
+        be->upload(be, a->pos, m->pack_pos, (size_t)d->N * sizeof(int));
+    }
+    m->pack_seg = m->pack_pos = NULL; // used by this forward only
 }
+
+void model_set_packing(Model *m, const int *seg_host, const int *pos_host) {
+    LM_CHECK((seg_host == NULL) == (pos_host == NULL), "packing needs both seg and pos");
+    m->pack_seg = seg_host;
+    m->pack_pos = pos_host;
+}
+
+static inline const int *SEG(const Model *m) { return m->packed ? m->acts.seg : NULL; }
+static inline const int *POS(const Model *m) { return m->packed ? m->acts.pos : NULL; }
 
 static void block_forward(Model *m, const Dims *d, int l) {
     Backend *be = m->be;
@@ -60,8 +75,8 @@ static void block_forward(Model *m, const Dims *d, int l) {
     if (l == 0) be->rmsnorm_fwd(be, ln1, rstd1, X(m, d, 0), W(m, lo->attn_norm), d->N, d->C, eps);
     be->matmul_fwd(be, qkv, ln1, W(m, lo->wqkv), m->cfg.qkv_bias ? W(m, lo->bqkv) : NULL, d->N,
                    d->C, d->qkvd);
-    be->rope(be, qkv, NULL, d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 0);
-    be->attention_fwd(be, att, lse, qkv, NULL, d->B, d->T, d->H, d->KV, d->hd);
+    be->rope(be, qkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 0);
+    be->attention_fwd(be, att, lse, qkv, SEG(m), d->B, d->T, d->H, d->KV, d->hd);
     be->matmul_fwd(be, a->proj, att, W(m, lo->wo), NULL, d->N, d->hq, d->C);
     be->residual_rmsnorm_fwd(be, X(m, d, 2 * l + 1), ln2, rstd2, X(m, d, 2 * l), a->proj,
                              W(m, lo->mlp_norm), d->N, d->C, eps);
@@ -150,8 +165,9 @@ static void block_backward(Model *m, const Dims *d, int l) {
                     a->rstd2 + l * N, d->N, d->C);
     // Attention: x[2l+1] = x[2l] + wo(attention(rope(qkv(ln1)))).
     be->matmul_bwd(be, a->datt, G(m, lo->wo), NULL, a->dx, att, W(m, lo->wo), d->N, d->hq, d->C);
-    be->attention_bwd(be, a->dqkv, a->datt, qkv, att, lse, NULL, d->B, d->T, d->H, d->KV, d->hd);
-    be->rope(be, a->dqkv, NULL, d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 1);
+    be->attention_bwd(be, a->dqkv, a->datt, qkv, att, lse, SEG(m), d->B, d->T, d->H, d->KV,
+                      d->hd);
+    be->rope(be, a->dqkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 1);
     be->matmul_bwd(be, a->dln, G(m, lo->wqkv), m->cfg.qkv_bias ? G(m, lo->bqkv) : NULL, a->dqkv,
                    ln1, W(m, lo->wqkv), d->N, d->C, d->qkvd);
     be->rmsnorm_bwd(be, a->dx, G(m, lo->attn_norm), a->dln, X(m, d, 2 * l), W(m, lo->attn_norm),

@@ -73,7 +73,7 @@ static void acts_free(Model *m) {
     Backend *be = m->be;
     void *dev[] = {a->x,    a->ln1,  a->ln2, a->rstd1, a->rstd2,  a->qkv, a->att,  a->lse,
                    a->h13,  a->sw,   a->lnf, a->rstdf, a->proj,   a->logits, a->losses, a->tok,
-                   a->tgt,  a->dx,   a->dln, a->dqkv,  a->datt,   a->dh13, a->dsw};
+                   a->tgt,  a->seg, a->pos, a->dx,   a->dln, a->dqkv,  a->datt,   a->dh13, a->dsw};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) be->free(be, dev[i]);
     free(a->tok_host);
@@ -125,6 +125,8 @@ void model_alloc_acts(Model *m, int B, int T) {
     a->losses = be->alloc(be, N * fs, "activations: losses");
     a->tok = be->alloc(be, N * sizeof(int), "tokens");
     a->tgt = be->alloc(be, N * sizeof(int), "targets");
+    a->seg = be->alloc(be, N * sizeof(int), "record ids");
+    a->pos = be->alloc(be, N * sizeof(int), "positions");
     a->dx = be->alloc(be, N * C * as, "gradients: residual");
     a->dln = be->alloc(be, N * C * as, "gradients: norm output");
     a->dqkv = be->alloc(be, N * qkvd * as, "gradients: qkv");

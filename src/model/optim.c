@@ -1,48 +1,70 @@
-// model/optim: AdamW over the parameter buffer (decoupled weight decay on matrices only),
-// the global gradient norm with clipping, and the cosine learning-rate schedule.
+// model/optim: AdamW over the parameter buffer or over this rank's slice of it (sharded
+// optimizer state), decoupled weight decay on matrices only, the gradient norm and clipping,
+// and the cosine learning-rate schedule.
 #include "lemma/model.h"
 #include "lemma/util.h"
 
 #include <math.h>
 
-double model_grad_norm(Model *m) {
-    return sqrt(m->be->sumsq(m->be, m->grads, m->layout.n_params));
+double model_grad_sumsq(Model *m, size_t lo, size_t hi) {
+    return hi > lo ? m->be->sumsq(m->be, m->grads + lo, hi - lo) : 0.0;
 }
 
-// Runs of consecutive views with the same decay flag are updated by one call.
-static void adamw_runs(Model *m, const AdamWConfig *ac, float lr, int t, float gscale) {
+double model_grad_norm(Model *m) { return sqrt(model_grad_sumsq(m, 0, m->layout.n_params)); }
+
+float adamw_clip_scale(double norm, float clip) {
+    // As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is < 1.
+    if (clip <= 0) return 1.0f;
+    double coef = clip / (norm + 1e-6);
+    return coef < 1.0 ? (float)coef : 1.0f;
+}
+
+void model_set_opt_range(Model *m, size_t lo, size_t hi) {
+    LM_CHECK(lo <= hi && hi <= m->layout.n_params, "optimizer range [%zu, %zu) outside %zu", lo,
+             hi, m->layout.n_params);
+    LM_CHECK(!m->m, "the optimizer range is set before the first step");
+    m->opt_lo = lo, m->opt_hi = hi;
+    m->opt_range_set = 1;
+}
+
+static void adamw_alloc(Model *m) {
+    Backend *be = m->be;
+    if (!m->opt_range_set) m->opt_lo = 0, m->opt_hi = m->layout.n_params;
+    size_t n = m->opt_hi - m->opt_lo;
+    m->m = be->alloc(be, (n ? n : 1) * sizeof(float), "AdamW first moment");
+    m->v = be->alloc(be, (n ? n : 1) * sizeof(float), "AdamW second moment");
+    be->zero(be, m->m, n * sizeof(float));
+    be->zero(be, m->v, n * sizeof(float));
+}
+
+// Runs of consecutive views with the same decay flag, cut to [opt_lo, opt_hi), are updated
+// by one call each. Moments are indexed from opt_lo.
+void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale) {
+    if (!m->m) adamw_alloc(m);
     Backend *be = m->be;
     const ParamLayout *pl = &m->layout;
     int i = 0;
     while (i < pl->n_views) {
         int j = i;
         while (j + 1 < pl->n_views && pl->views[j + 1].decay == pl->views[i].decay) j++;
-        size_t off = pl->views[i].offset, n = pl->views[j].offset + pl->views[j].numel - off;
-        void *pact = m->cparams == (void *)m->params ? NULL
-                                                     : (char *)m->cparams + off * be->act_size;
-        float wd = pl->views[i].decay ? ac->weight_decay : 0.0f;
-        be->adamw(be, m->params + off, pact, m->grads + off, m->m + off, m->v + off, n, lr,
-                  ac->beta1, ac->beta2, ac->eps, wd, gscale, t);
+        size_t lo = pl->views[i].offset, hi = pl->views[j].offset + pl->views[j].numel;
+        lo = lo > m->opt_lo ? lo : m->opt_lo;
+        hi = hi < m->opt_hi ? hi : m->opt_hi;
+        if (hi > lo) {
+            void *pact = m->cparams == (void *)m->params
+                             ? NULL : (char *)m->cparams + lo * be->act_size;
+            float wd = pl->views[i].decay ? ac->weight_decay : 0.0f;
+            be->adamw(be, m->params + lo, pact, m->grads + lo, m->m + (lo - m->opt_lo),
+                      m->v + (lo - m->opt_lo), hi - lo, lr, ac->beta1, ac->beta2, ac->eps, wd,
+                      gscale, t);
+        }
         i = j + 1;
     }
 }
 
 double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float gscale) {
-    Backend *be = m->be;
-    size_t n = m->layout.n_params;
-    if (!m->m) {
-        m->m = be->alloc(be, n * sizeof(float), "AdamW first moment");
-        m->v = be->alloc(be, n * sizeof(float), "AdamW second moment");
-        be->zero(be, m->m, n * sizeof(float));
-        be->zero(be, m->v, n * sizeof(float));
-    }
     double norm = model_grad_norm(m) * fabs((double)gscale);
-    // As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is < 1.
-    if (ac->grad_clip > 0) {
-        double coef = ac->grad_clip / (norm + 1e-6);
-        if (coef < 1.0) gscale = (float)(gscale * coef);
-    }
-    adamw_runs(m, ac, lr, t, gscale);
+    model_adamw_update(m, ac, lr, t, gscale * adamw_clip_scale(norm, ac->grad_clip));
     return norm;
 }
 

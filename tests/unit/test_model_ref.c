@@ -15,6 +15,7 @@ typedef struct {
     const char *name;
     int dim, n_layers, n_heads, n_kv_heads, ffn, vocab, B, T, qkv_bias, tied;
     float grad_clip;
+    int packed; // rows hold several records (seg ids, positions restarting per record)
 } Case;
 
 static int STEPS = 10;
@@ -61,7 +62,7 @@ static void write_config(const char *dir, const Case *c, const Model *m) {
     cJSON_AddNumberToObject(j, "eps", EPS);
     cJSON_AddNumberToObject(j, "weight_decay", WD);
     cJSON_AddNumberToObject(j, "grad_clip", c->grad_clip);
-    cJSON_AddBoolToObject(j, "use_seg", 0);
+    cJSON_AddBoolToObject(j, "use_seg", c->packed);
     cJSON_AddNumberToObject(j, "n_params", (double)m->layout.n_params);
     cJSON *ps = cJSON_AddArrayToObject(j, "params");
     for (int i = 0; i < m->layout.n_views; i++) {
@@ -105,6 +106,21 @@ static void random_batches(const Case *c, int *tok, int *tgt, uint64_t seed) {
     }
 }
 
+// Packed rows: records of 2 to 6 tokens one after the other; pos restarts at each record.
+static void make_packing(const Case *c, int *seg, int *pos) {
+    for (int b = 0; b < c->B; b++) {
+        int id = 0, start = 0, len = 2 + (int)(lm_rng_u32(5, 3, (uint64_t)b) % 5);
+        for (int t = 0; t < c->T; t++) {
+            if (t - start == len) {
+                id++, start = t;
+                len = 2 + (int)(lm_rng_u32(5, 3, (uint64_t)(b * 1000 + t)) % 5);
+            }
+            seg[b * c->T + t] = id;
+            pos[b * c->T + t] = t - start;
+        }
+    }
+}
+
 static void run_case(const Case *c) {
     char dir[] = "/tmp/lemma_ref_XXXXXX";
     LM_CHECK(mkdtemp(dir), "mkdtemp");
@@ -127,6 +143,10 @@ static void run_case(const Case *c) {
     write_bin(dir, "params.f32", p0, P * 4);
     write_bin(dir, "tokens.i32", tok, (size_t)STEPS * BT * 4);
     write_bin(dir, "targets.i32", tgt, (size_t)STEPS * BT * 4);
+    int *seg = lm_malloc(BT * 4), *pos = lm_malloc(BT * 4);
+    make_packing(c, seg, pos);
+    if (c->packed) write_bin(dir, "seg.i32", seg, BT * 4);
+#define PACK() (c->packed ? model_set_packing(&m, seg, pos) : (void)0)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/ref/model_ref.py %s", dir);
     int rc = system(cmd);
@@ -138,6 +158,7 @@ static void run_case(const Case *c) {
     EXPECT(read_bin(dir, "ref_loss.f32", &loss_ref, 4) == 0, "read ref_loss");
     EXPECT(read_bin(dir, "ref_logits.f32", lref, BT * V * 4) == 0, "read ref_logits");
     model_zero_grad(&m);
+    PACK();
     float loss = model_forward(&m, tok, tgt, c->B, c->T);
     model_logits(&m, logits);
     // Relative error of the logits as a whole (an element near zero has no meaningful
@@ -149,6 +170,7 @@ static void run_case(const Case *c) {
 
     // Every parameter gradient.
     EXPECT(read_bin(dir, "ref_grads.f32", gref, P * 4) == 0, "read ref_grads");
+    PACK();
     model_forward_backward(&m, tok, tgt, c->B, c->T, 1.0f / (float)m.n_valid);
     model_get_grads(&m, g);
     double worst_g = 0;
@@ -169,6 +191,7 @@ static void run_case(const Case *c) {
         model_zero_grad(&m);
         int n_valid = 0;
         for (size_t i = 0; i < BT; i++) n_valid += tgt[s * BT + i] >= 0;
+        PACK();
         float l = model_forward_backward(&m, tok + s * BT, tgt + s * BT, c->B, c->T,
                                          1.0f / (float)n_valid);
         model_adamw_step(&m, &ac, LR, s + 1, 1.0f);
@@ -190,21 +213,26 @@ done:
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 keep:
+    free(seg), free(pos);
     free(p0), free(g), free(gref), free(logits), free(lref), free(tok), free(tgt);
     model_free(&m);
     backend_destroy(be);
 }
 
 static void test_gqa_tied_masked(void) {
-    Case c = {"gqa_tied", 32, 2, 4, 2, 48, 259, 2, 7, 0, 1, 0.0f};
+    Case c = {"gqa_tied", 32, 2, 4, 2, 48, 259, 2, 7, 0, 1, 0.0f, 0};
     run_case(&c);
 }
 static void test_mha_untied_bias(void) {
-    Case c = {"mha_untied_bias", 24, 2, 3, 3, 40, 260, 3, 9, 1, 0, 0.0f};
+    Case c = {"mha_untied_bias", 24, 2, 3, 3, 40, 260, 3, 9, 1, 0, 0.0f, 0};
     run_case(&c);
 }
 static void test_gqa_untied_bias_clip(void) {
-    Case c = {"gqa_untied_bias_clip", 32, 3, 4, 1, 64, 261, 2, 13, 1, 0, 0.5f};
+    Case c = {"gqa_untied_bias_clip", 32, 3, 4, 1, 64, 261, 2, 13, 1, 0, 0.5f, 0};
+    run_case(&c);
+}
+static void test_packed_records(void) {
+    Case c = {"packed_records", 32, 2, 4, 2, 48, 260, 2, 23, 1, 1, 0.0f, 1};
     run_case(&c);
 }
 
@@ -213,5 +241,6 @@ int main(void) {
     RUN_TEST(test_gqa_tied_masked);
     RUN_TEST(test_mha_untied_bias);
     RUN_TEST(test_gqa_untied_bias_clip);
+    RUN_TEST(test_packed_records);
     TEST_EXIT();
 }
