@@ -20,16 +20,17 @@ CUDA_ARCH ?= -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=c
 
 ifeq ($(USE_MPI),1)
   CC := mpicc
-  DEFS := -DLEMMA_MPI=1
+  DEFS := -DLEMMA_MPI=1 -DLEMMA_HDF5=1
+  HDF5_PKG := hdf5-openmpi
 else
   CC := gcc
   DEFS := -DLEMMA_MPI=0
 endif
 ifeq ($(USE_BLAS),1)
-  PKGS := libconfig openblas libcjson
+  PKGS := libconfig openblas libcjson $(HDF5_PKG)
   DEFS += -DLEMMA_BLAS=1
 else
-  PKGS := libconfig libcjson
+  PKGS := libconfig libcjson $(HDF5_PKG)
   DEFS += -DLEMMA_BLAS=0
 endif
 

@@ -1,6 +1,7 @@
 // main: the command line. Parses the subcommand, the config file and --set overrides,
 // brings up the MPI world and dispatches to the phase that was asked for.
 #include "lemma/backend.h"
+#include "lemma/ckpt.h"
 #include "lemma/config.h"
 #include "lemma/dist.h"
 #include "lemma/model.h"
@@ -33,14 +34,14 @@ static int cmd_config(const Config *cfg, const char *input, int argc, char **arg
 
 static const Command commands[] = {
     {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", NULL},
-    {"train", "CONFIG", "training (for now: single process, toy addition corpus)", cmd_train},
+    {"train", "CONFIG", "data-parallel training with checkpoints and resume", cmd_train},
     {"sample", "CONFIG", "sample and grade solutions, data-parallel", NULL},
     {"build", "CONFIG", "build reflection data from graded samples", NULL},
     {"eval", "CONFIG", "evaluate accuracy and error types", NULL},
     {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
     {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
     {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
-    {"inspect", "CKPT", "summarise a checkpoint", NULL},
+    {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect},
     {"config", "CONFIG", "validate a config; --dump prints the effective config", cmd_config},
 };
 static const int n_commands = sizeof(commands) / sizeof(commands[0]);
@@ -125,50 +126,98 @@ static int threads_per_rank(const Config *cfg) {
     return t < 1 ? 1 : t;
 }
 
-// The single-process driver on the toy addition corpus; the held-out accuracy shows
-// whether the model learned. Replaced by the data-parallel phase on real records.
+// Training records: train.data (JSONL records), else chain-of-thought records of the problems
+// in data.train, else of data.train_size built-in training problems.
+static int train_load_data(TrainData *d, const Config *cfg, const Tokenizer *tok, char *err,
+                           size_t err_len) {
+    const char *records = cfg_str(cfg, "train.data"), *problems = cfg_str(cfg, "data.train");
+    double max_bad = cfg_float(cfg, "data.max_bad_frac");
+    if (records[0]) return train_data_load(d, tok, records, max_bad, err, err_len);
+    if (problems[0]) {
+        TaskSet set;
+        int rc = tasks_load(problems, max_bad, &set, err, err_len);
+        for (long i = 0; rc == 0 && i < set.n; i++) {
+            if (!set.items[i].solution) continue;
+            char *prompt = tasks_prompt(set.items[i].question);
+            train_data_add(d, tok, prompt, set.items[i].solution);
+            free(prompt);
+        }
+        if (rc == 0) tasks_set_free(&set);
+        return rc;
+    }
+    GenParams gp;
+    if (gen_params_from_config(&gp, cfg, err, err_len) != 0) return 2;
+    if (train_data_generate(d, tok, &gp, (long)cfg_int(cfg, "data.train_size")) != 0) {
+        snprintf(err, err_len, "%s: the task generator could not draw problems with these "
+                 "tasks.* settings", cfg->path);
+        return 2;
+    }
+    return 0;
+}
+
+// After training: greedy answers to the first n built-in test problems (rank 0).
+static void train_show(Model *m, const Tokenizer *tok, const Config *cfg, int n) {
+    GenParams gp;
+    char err[512];
+    if (n <= 0 || dist.rank != 0 || gen_params_from_config(&gp, cfg, err, sizeof err) != 0) return;
+    int right = 0;
+    for (int i = 0; i < n; i++) {
+        TaskProblem p;
+        if (gen_problem(&gp, TASK_SPLIT_TEST, i, &p) != 0) break;
+        char *prompt = tasks_prompt(p.question);
+        char *out = model_greedy_complete(m, tok, prompt, m->cfg.max_seq);
+        char *pred = grade_extract_answer(out, NULL);
+        int ok = pred && grade_equal(pred, p.answer);
+        right += ok;
+        printf("\n--- test problem %d (gold %s, %s)\n%s%s\n", i, p.answer, ok ? "right" : "wrong",
+               prompt, out);
+        free(pred), free(out), free(prompt);
+        tasks_problem_free(&p);
+    }
+    printf("\ngreedy accuracy on %d test problems: %d/%d\n", n, right, n);
+}
+
+// The training phase (data-parallel over the ranks, checkpoints in run.dir, resume).
 static int cmd_train(const Config *cfg, const char *input, int argc, char **argv) {
     (void)input;
-    if (argc > 0) return unknown_option("train", argv[0]);
-    if (dist.size > 1) {
-        if (dist.rank == 0)
-            fprintf(stderr, "lemma train: data-parallel training is not implemented yet; "
-                            "run it with one rank\n");
+    int show = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--show") && i + 1 < argc) show = atoi(argv[++i]);
+        else return unknown_option("train", argv[i]);
+    }
+    char err[1024];
+    TrainOptions o;
+    if (train_options_from(&o, cfg, "train", err, sizeof err) != 0) {
+        if (dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
         return EXIT_USAGE;
     }
+    dist_install_signal_handlers();
     Tokenizer tok;
     tokenizer_from_config(&tok, cfg);
+    TrainData d;
+    train_data_init(&d, o.seq_len);
+    if (train_load_data(&d, cfg, &tok, err, sizeof err) != 0) {
+        if (dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
+        train_data_free(&d);
+        tokenizer_free(&tok);
+        return EXIT_USAGE;
+    }
     ModelConfig mc;
     model_config_from(&mc, cfg, tok.vocab);
     Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
                                  threads_per_rank(cfg), dist.local_rank);
     Model m;
-    uint64_t seed = (uint64_t)cfg_int(cfg, "run.seed");
-    model_init(&m, &mc, be, seed);
-    SimpleTrainConfig tc;
-    train_config_from(&tc, cfg);
-    lm_info("lemma train: %s backend (%d threads), %.2fM parameters, %d steps of %d x %d x %d "
-            "tokens (toy addition corpus)", be->name, be->threads, m.layout.n_params / 1e6,
-            tc.steps, tc.grad_accum, tc.B, tc.T);
-    ToyCorpus corpus = {seed, 100, &tok, 0};
-    SimpleTrainResult r = train_simple(&m, &tc, toy_batch, &corpus, NULL);
-    lm_info("trained %ld tokens in %.1fs (%.0f tok/s), loss %.4f -> %.4f", r.tokens, r.seconds,
-            r.tokens / r.seconds, r.first_loss, r.last_loss);
-    int n_eval = 100, right = 0;
-    for (int i = 0; i < n_eval; i++) {
-        char prompt[64];
-        int answer = toy_problem(&corpus, i, prompt, sizeof prompt);
-        char *out = model_greedy_complete(&m, &tok, prompt, 6);
-        int ok = atoi(out) == answer && out[0] >= '0' && out[0] <= '9';
-        right += ok;
-        if (i < 5) lm_info("  %s%-5s %s", prompt, out, ok ? "right" : "wrong");
-        free(out);
-    }
-    lm_info("held-out accuracy: %d/%d", right, n_eval);
+    model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
+    lm_info("lemma train: %s backend (%d threads per rank), %.2fM parameters, run directory %s",
+            be->name, be->threads, m.layout.n_params / 1e6, o.run_dir);
+    TrainStatus st = train_phase(&m, &d, &tok, &o, err, sizeof err);
+    if (st == TRAIN_FAILED && dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
+    if (st == TRAIN_DONE) train_show(&m, &tok, cfg, show);
     model_free(&m);
     backend_destroy(be);
+    train_data_free(&d);
     tokenizer_free(&tok);
-    return 0;
+    return st == TRAIN_FAILED ? 1 : 0;
 }
 
 static int cmd_config(const Config *cfg, const char *input, int argc, char **argv) {

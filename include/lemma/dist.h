@@ -38,13 +38,27 @@ void dist_abort(int code, const char *fmt, ...) __attribute__((noreturn, format(
 // every rank calls it at the same point and all get the same answer (any rank saw one).
 void dist_install_signal_handlers(void);
 int dist_signal_seen(void);
+int dist_signal_number(void); // the signal seen (SIGTERM, SIGUSR1), 0 if none
 int dist_should_stop(void);
+// Collective logical OR of a flag over all ranks.
+int dist_any(int flag);
 
 void dist_barrier(void);
 void dist_allreduce_sum_f32(float *buf, size_t n);
 void dist_allreduce_sum_f64(double *buf, size_t n);
 void dist_allreduce_max_i64(long long *v);
 void dist_bcast(void *buf, size_t bytes, int root);
+
+// Non-blocking in-place sum of n floats over all ranks (started now, finished by
+// dist_wait_all); dist_progress lets pending reductions advance (call it now and then).
+void dist_iallreduce_sum_f32(float *buf, size_t n);
+void dist_progress(void);
+void dist_wait_all(void);
+// Sharded reductions over a buffer cut into one contiguous slice per rank (rank r owns
+// [displs[r], displs[r] + counts[r])): reduce-scatter sums buf over ranks into this rank's
+// slice of buf; allgather copies each rank's slice of buf to every rank.
+void dist_reduce_scatter_sum_f32(float *buf, const size_t *counts, const size_t *displs);
+void dist_allgather_f32(float *buf, const size_t *counts, const size_t *displs);
 
 #ifdef __cplusplus
 }

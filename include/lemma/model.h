@@ -80,6 +80,8 @@ void param_layout_build(ParamLayout *pl, const ModelConfig *mc);
 void param_layout_free(ParamLayout *pl);
 const ParamView *param_layout_find(const ParamLayout *pl, const char *name);
 size_t model_config_n_params(const ModelConfig *mc);
+// The architecture as a JSON object text (malloc'd), stored in checkpoints.
+char *model_config_json(const ModelConfig *mc);
 // Forward FLOPs per token (matmuls and attention at sequence length T), for MFU.
 double model_flops_per_token(const ModelConfig *mc, int T);
 
@@ -174,6 +176,8 @@ float adamw_clip_scale(double norm, float clip);
 // Sharded optimizer state: this rank updates (and keeps moments for) [lo, hi) only. Before
 // the first step.
 void model_set_opt_range(Model *m, size_t lo, size_t hi);
+// Allocates zeroed AdamW moments for the optimizer range (done by the first update).
+void model_alloc_moments(Model *m);
 // AdamW step t (>= 1) on the optimizer range with the gradients multiplied by gscale (which
 // includes any clipping).
 void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);

@@ -222,6 +222,11 @@ TaskSplit gen_text_split(const char *question);
 int64_t gen_max_stated(const TaskGraph *g);
 
 // ---------------------------------------------------------------------------
+// Prompt format: "Question: <question>\nAnswer: " (malloc'd). Training records, the sampler
+// and evaluation all use it; completions end with "The answer is: X" and eos.
+char *tasks_prompt(const char *question);
+
+// ---------------------------------------------------------------------------
 // Commands (src/main.c).
 
 int tasks_cmd_gen(const Config *cfg, const char *input, int argc, char **argv);

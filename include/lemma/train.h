@@ -1,10 +1,13 @@
-// train: training drivers. For now the single-process driver used by tests, benchmarks and
-// the demo (the data-parallel training phase with checkpoints builds on it), and the toy
-// addition corpus it trains on before the task generator exists.
+// train: the data-parallel training phase (packed records, gradient accumulation, MPI
+// reduction overlapped with the backward pass, optional sharded optimizer state, HDF5
+// checkpoints with resume, signals and time limits, metrics), the single-process driver used
+// by tests and benchmarks, and a toy addition corpus.
 #ifndef LEMMA_TRAIN_H
 #define LEMMA_TRAIN_H
 
+#include "lemma/ckpt.h"
 #include "lemma/model.h"
+#include "lemma/tasks.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,6 +54,81 @@ int toy_problem(const ToyCorpus *tc, long i, char *buf, size_t len);
 // Greedy completion of prompt (at most max_new tokens, stopping at a newline or eos);
 // returns a malloc'd string.
 char *model_greedy_complete(Model *m, const Tokenizer *tok, const char *prompt, int max_new);
+
+// ---------------------------------------------------------------------------
+// Training data: records tokenised as bos + prompt + response + eos; loss on the response
+// and eos only. Records longer than seq_len + 1 tokens are left out (counted).
+
+typedef struct {
+    int *tok;        // all records' tokens, one after another
+    long *start;     // record r is tok[start[r] .. start[r + 1])
+    int *prompt_len; // bos + prompt tokens of each record (no loss on them)
+    long n, cap, n_tok, cap_tok;
+    long n_too_long; // records left out for length
+    int seq_len;
+} TrainData;
+
+void train_data_init(TrainData *d, int seq_len);
+void train_data_free(TrainData *d);
+// Adds one record; -1 when it is too long (counted in n_too_long).
+int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const char *response);
+// Training records {prompt, response, ...} from JSONL; 0, or 2 with err filled.
+int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
+                    char *err, size_t err_len);
+// Chain-of-thought records of the built-in train problems 0 .. n-1 (prompt: tasks_prompt of
+// the question, response: the solution); -1 when the generator fails.
+int train_data_generate(TrainData *d, const Tokenizer *tok, const GenParams *gp, long n);
+
+// One epoch's rows: records in an order drawn from (seed, epoch), packed greedily into rows of
+// seq_len + 1 tokens; row k holds the records rec[row_start[k] .. row_start[k + 1]).
+typedef struct {
+    long epoch, n_rows;
+    long *row_start, *rec;
+} EpochPlan;
+
+void train_plan_epoch(EpochPlan *p, const TrainData *d, uint64_t seed, long epoch);
+void train_plan_free(EpochPlan *p);
+// Row `row` as model inputs of length seq_len: tokens, targets (-1: no loss), record ids and
+// positions (for the model's packing). Returns the number of targets.
+int train_fill_row(const TrainData *d, const EpochPlan *p, long row, int pad, int *tok, int *tgt,
+                   int *seg, int *pos);
+
+// ---------------------------------------------------------------------------
+// The training phase.
+
+typedef struct {
+    int steps, micro_batch, seq_len, warmup;
+    long batch_tokens;
+    float lr, min_lr_frac;
+    AdamWConfig adamw;
+    int zero, overlap, resume, max_nan_skips, log_every, ckpt_every, ckpt_keep;
+    long stop_after;         // stop (as on a signal) after this step; 0: off
+    double deadline;         // lm_now() value at which to checkpoint and stop; 0: none
+    uint64_t seed;
+    const char *run_dir, *phase, *config_text;
+} TrainOptions;
+
+// The train.*, ckpt.*, log.* and run.* keys; the deadline from run.time_limit or Slurm's end
+// time (SLURM_JOB_END_TIME), minus run.stop_margin. 0, or 2 with err filled.
+int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, char *err,
+                       size_t err_len);
+
+typedef enum { TRAIN_DONE = 0, TRAIN_STOPPED = 1, TRAIN_FAILED = 2 } TrainStatus;
+
+// Trains m on d over the MPI world (collective). Resumes from the newest checkpoint of
+// o->run_dir when o->resume is set and one exists; checkpoints every ckpt_every steps, at the
+// end, and when a signal or the deadline stops it (TRAIN_STOPPED). Every rank returns the
+// same status; err says why on TRAIN_FAILED.
+TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, const TrainOptions *o,
+                        char *err, size_t err_len);
+
+// Checkpoints of a model (train/ckpt_io.c). Collective. save: parameters and moments of the
+// optimizer, meta as given (model_json filled in). resume: the newest loadable checkpoint of
+// run_dir into the model (moments allocated first); 0 loaded, 1 none, -1 error (err).
+int train_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char *err,
+                    size_t err_len);
+int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path,
+                      size_t path_len, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,8 @@ FILE *lm_fopen_at(const char *path, const char *mode, const char *file, int line
     } while (0)
 
 char *lm_strdup(const char *s);
+// mkdir -p; 0, or -1 with errno set.
+int lm_mkdir_p(const char *path);
 // Reads a whole file into a NUL-terminated buffer; NULL (errno set) when it cannot.
 char *lm_read_file(const char *path, size_t *len_out);
 

@@ -23,6 +23,8 @@ const CfgEntry cfg_schema[] = {
      "OpenMP threads per rank; 0 = OMP_NUM_THREADS, else the cores shared among local ranks"},
     {"run.time_limit", CFG_STRING, "", NO_RANGE, NULL,
      "wall-clock limit as [D-]HH:MM:SS; the job checkpoints and stops before it (empty: none)"},
+    {"run.stop_margin", CFG_INT, "300", 0, 1e7, NULL,
+     "seconds before run.time_limit (or Slurm's end time) at which to checkpoint and stop"},
 
     // model
     {"model.dim", CFG_INT, "256", 8, 65536, NULL, "model width"},
@@ -50,6 +52,8 @@ const CfgEntry cfg_schema[] = {
      "test problems (JSONL); empty: the built-in generator's test split"},
     {"data.max_bad_frac", CFG_FLOAT, "0.01", 0, 1, NULL,
      "largest fraction of malformed JSONL lines skipped when reading data; more is an error"},
+    {"data.train_size", CFG_INT, "20000", 1, 1e9, NULL,
+     "built-in training problems used when data.train is empty"},
 
     // tasks
     {"tasks.min_ops", CFG_INT, "1", 1, 12, NULL, "fewest operations in a train or test problem"},
@@ -99,6 +103,19 @@ const CfgEntry cfg_schema[] = {
     {"train.eps", CFG_FLOAT, "1e-8", 0, 1, NULL, "AdamW epsilon"},
     {"train.grad_clip", CFG_FLOAT, "1.0", 0, 1e6, NULL,
      "clip the global gradient norm to this (0: off)"},
+    {"train.data", CFG_STRING, "", NO_RANGE, NULL,
+     "training records (JSONL with prompt and response); empty: chain-of-thought records of "
+     "the training problems"},
+    {"train.zero", CFG_BOOL, "false", NO_RANGE, NULL,
+     "shard the optimizer state over ranks (ZeRO-1: reduce-scatter, update a slice, all-gather)"},
+    {"train.overlap", CFG_BOOL, "true", NO_RANGE, NULL,
+     "start each layer's gradient reduction as soon as its backward pass is done"},
+    {"train.resume", CFG_BOOL, "true", NO_RANGE, NULL,
+     "resume from the newest checkpoint in run.dir when there is one"},
+    {"train.stop_after", CFG_INT, "0", 0, 1e12, NULL,
+     "checkpoint and stop after this step, as on a signal (0: run to train.steps)"},
+    {"train.max_nan_skips", CFG_INT, "5", 0, 1e9, NULL,
+     "updates skipped in a row for NaN/Inf loss or gradients before the run aborts"},
 
     // finetune
     {"finetune.data", CFG_ENUM, "lemma", NO_RANGE, "lemma|sft|rft|lema|retry",

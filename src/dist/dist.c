@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 Dist dist = {0, 1, 0, 1, 0};
 static volatile sig_atomic_t signal_flag;
@@ -49,6 +50,12 @@ void dist_finalize(void) {
     dist.initialized = 0;
 }
 
+int dist_any(int flag) {
+    int mine = flag ? 1 : 0, any = 0;
+    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return any;
+}
+
 int dist_should_stop(void) {
     int mine = signal_flag ? 1 : 0, any = 0;
     MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
@@ -83,6 +90,60 @@ void dist_bcast(void *buf, size_t bytes, int root) {
     }
 }
 
+// Pending non-blocking reductions.
+static MPI_Request *pending;
+static int n_pending, cap_pending;
+
+void dist_iallreduce_sum_f32(float *buf, size_t n) {
+    for (size_t off = 0; off < n; off += 1 << 30) {
+        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        if (n_pending == cap_pending) {
+            cap_pending = cap_pending ? 2 * cap_pending : 64;
+            pending = lm_realloc(pending, (size_t)cap_pending * sizeof(MPI_Request));
+        }
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                 &pending[n_pending++]));
+    }
+}
+
+void dist_progress(void) {
+    int done = 0;
+    if (n_pending) MPI_CHECK(MPI_Testall(n_pending, pending, &done, MPI_STATUSES_IGNORE));
+}
+
+void dist_wait_all(void) {
+    if (n_pending) MPI_CHECK(MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE));
+    n_pending = 0;
+}
+
+// MPI counts are int: the slices of a sharded buffer must each be below 2^31 elements.
+static void dist_int_counts(const size_t *counts, const size_t *displs, int *ic, int *id) {
+    for (int r = 0; r < dist.size; r++) {
+        LM_CHECK(counts[r] < (1u << 31) && displs[r] < (1u << 31),
+                 "sharded buffer slice too large for MPI counts (%zu)", counts[r]);
+        ic[r] = (int)counts[r], id[r] = (int)displs[r];
+    }
+}
+
+void dist_reduce_scatter_sum_f32(float *buf, const size_t *counts, const size_t *displs) {
+    int *ic = lm_malloc(2 * (size_t)dist.size * sizeof(int)), *id = ic + dist.size;
+    dist_int_counts(counts, displs, ic, id);
+    float *mine = lm_malloc((counts[dist.rank] ? counts[dist.rank] : 1) * sizeof(float));
+    // The slices are contiguous and in rank order, as MPI_Reduce_scatter expects.
+    MPI_CHECK(MPI_Reduce_scatter(buf + displs[0], mine, ic, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    memcpy(buf + displs[dist.rank], mine, counts[dist.rank] * sizeof(float));
+    free(mine);
+    free(ic);
+}
+
+void dist_allgather_f32(float *buf, const size_t *counts, const size_t *displs) {
+    int *ic = lm_malloc(2 * (size_t)dist.size * sizeof(int)), *id = ic + dist.size;
+    dist_int_counts(counts, displs, ic, id);
+    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, ic, id, MPI_FLOAT,
+                             MPI_COMM_WORLD));
+    free(ic);
+}
+
 #else // a world of one rank
 
 void dist_init(int *argc, char ***argv) {
@@ -93,11 +154,21 @@ void dist_init(int *argc, char ***argv) {
 }
 void dist_finalize(void) { dist.initialized = 0; }
 int dist_should_stop(void) { return signal_flag ? 1 : 0; }
+int dist_any(int flag) { return flag ? 1 : 0; }
 void dist_barrier(void) {}
 void dist_allreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }
 void dist_allreduce_sum_f64(double *buf, size_t n) { (void)buf, (void)n; }
 void dist_allreduce_max_i64(long long *v) { (void)v; }
 void dist_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
+void dist_iallreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }
+void dist_progress(void) {}
+void dist_wait_all(void) {}
+void dist_reduce_scatter_sum_f32(float *buf, const size_t *counts, const size_t *displs) {
+    (void)buf, (void)counts, (void)displs;
+}
+void dist_allgather_f32(float *buf, const size_t *counts, const size_t *displs) {
+    (void)buf, (void)counts, (void)displs;
+}
 #endif
 
 void dist_abort(int code, const char *fmt, ...) {
@@ -115,9 +186,15 @@ void dist_abort(int code, const char *fmt, ...) {
     exit(code);
 }
 
+// The first SIGTERM/SIGUSR1 asks for a checkpoint and a clean stop; a second one exits now.
 static void dist_on_signal(int sig) {
-    (void)sig;
-    signal_flag = 1;
+    if (signal_flag) {
+        static const char msg[] = "lemma: second signal, exiting at once\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(128 + sig);
+    }
+    signal_flag = sig;
 }
 
 void dist_install_signal_handlers(void) {
@@ -131,3 +208,4 @@ void dist_install_signal_handlers(void) {
 }
 
 int dist_signal_seen(void) { return signal_flag ? 1 : 0; }
+int dist_signal_number(void) { return (int)signal_flag; }

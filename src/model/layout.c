@@ -138,3 +138,15 @@ double model_flops_per_token(const ModelConfig *mc, int T) {
     double attn = 2.0 * 2.0 * hq * (T + 1) / 2.0;
     return mc->n_layers * (per_layer + attn) + 2.0 * C * mc->vocab;
 }
+
+char *model_config_json(const ModelConfig *mc) {
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"vocab\": %d, \"dim\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
+             "\"head_dim\": %d, \"ffn_dim\": %d, \"max_seq\": %d, \"rope_theta\": %.9g, "
+             "\"norm_eps\": %.9g, \"qkv_bias\": %s, \"tied_embeddings\": %s}",
+             mc->vocab, mc->dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->head_dim,
+             mc->ffn_dim, mc->max_seq, mc->rope_theta, mc->norm_eps,
+             mc->qkv_bias ? "true" : "false", mc->tied ? "true" : "false");
+    return lm_strdup(buf);
+}

@@ -27,7 +27,8 @@ void model_set_opt_range(Model *m, size_t lo, size_t hi) {
     m->opt_range_set = 1;
 }
 
-static void adamw_alloc(Model *m) {
+void model_alloc_moments(Model *m) {
+    if (m->m) return;
     Backend *be = m->be;
     if (!m->opt_range_set) m->opt_lo = 0, m->opt_hi = m->layout.n_params;
     size_t n = m->opt_hi - m->opt_lo;
@@ -40,7 +41,7 @@ static void adamw_alloc(Model *m) {
 // Runs of consecutive views with the same decay flag, cut to [opt_lo, opt_hi), are updated
 // by one call each. Moments are indexed from opt_lo.
 void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale) {
-    if (!m->m) adamw_alloc(m);
+    model_alloc_moments(m);
     Backend *be = m->be;
     const ParamLayout *pl = &m->layout;
     int i = 0;

@@ -1,0 +1,151 @@
+// train/data: training records tokenised as bos + prompt + response + eos (loss on the
+// response and eos only), packed several to a row without attention crossing records, in an
+// order drawn per epoch from the counter-based generator, so that the sequence of global
+// batches is the same whatever the number of ranks.
+#include "lemma/train.h"
+#include "lemma/util.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+void train_data_init(TrainData *d, int seq_len) {
+    memset(d, 0, sizeof *d);
+    d->seq_len = seq_len;
+    d->start = lm_malloc(sizeof(long));
+    d->start[0] = 0;
+}
+
+void train_data_free(TrainData *d) {
+    free(d->tok);
+    free(d->start);
+    free(d->prompt_len);
+    memset(d, 0, sizeof *d);
+}
+
+static void data_reserve(TrainData *d, long n_tok) {
+    if (d->n + 1 >= d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 1024;
+        d->start = lm_realloc(d->start, (size_t)(d->cap + 1) * sizeof(long));
+        d->prompt_len = lm_realloc(d->prompt_len, (size_t)d->cap * sizeof(int));
+    }
+    if (d->n_tok + n_tok > d->cap_tok) {
+        while (d->n_tok + n_tok > d->cap_tok) d->cap_tok = d->cap_tok ? 2 * d->cap_tok : 1 << 16;
+        d->tok = lm_realloc(d->tok, (size_t)d->cap_tok * sizeof(int));
+    }
+}
+
+int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const char *response) {
+    int np = 0, nr = 0;
+    tokenizer_encode(tok, prompt, NULL, 0, &np);
+    tokenizer_encode(tok, response, NULL, 0, &nr);
+    long len = 1 + (long)np + nr + 1;
+    if (len > d->seq_len + 1) {
+        d->n_too_long++;
+        return -1;
+    }
+    data_reserve(d, len);
+    int *t = d->tok + d->n_tok;
+    t[0] = tok->bos;
+    tokenizer_encode(tok, prompt, t + 1, np, NULL);
+    tokenizer_encode(tok, response, t + 1 + np, nr, NULL);
+    t[len - 1] = tok->eos;
+    d->prompt_len[d->n] = 1 + np;
+    d->n_tok += len;
+    d->start[++d->n] = d->n_tok;
+    return 0;
+}
+
+int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
+                    char *err, size_t err_len) {
+    LmJsonlReader r;
+    if (tasks_open(&r, path, err, err_len) != 0) return 2;
+    cJSON *o;
+    while ((o = tasks_next_record(&r))) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "response");
+        if (!cJSON_IsString(p) || !cJSON_IsString(s))
+            tasks_bad_line(&r, "a training record needs string fields prompt and response");
+        else
+            train_data_add(d, tok, p->valuestring, s->valuestring);
+        cJSON_Delete(o);
+    }
+    int rc = tasks_bad_check(&r, max_bad, err, err_len);
+    lm_jsonl_close(&r);
+    return rc;
+}
+
+int train_data_generate(TrainData *d, const Tokenizer *tok, const GenParams *gp, long n) {
+    for (long i = 0; i < n; i++) {
+        TaskProblem p;
+        if (gen_problem(gp, TASK_SPLIT_TRAIN, i, &p) != 0) return -1;
+        char *prompt = tasks_prompt(p.question);
+        train_data_add(d, tok, prompt, p.solution);
+        free(prompt);
+        tasks_problem_free(&p);
+    }
+    return 0;
+}
+
+// Epoch order: Fisher-Yates driven by (seed, LM_STREAM_DATA, epoch, i).
+static void epoch_permutation(long *perm, long n, uint64_t seed, long epoch) {
+    for (long i = 0; i < n; i++) perm[i] = i;
+    for (long i = n - 1; i > 0; i--) {
+        uint64_t ctr = ((uint64_t)epoch << 40) | (uint64_t)i;
+        long j = (long)(lm_rng_u32(seed, LM_STREAM_DATA, ctr) % (uint32_t)(i + 1));
+        long t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
+// Greedy packing: records in epoch order fill rows of seq_len + 1 tokens; a record that does
+// not fit in what is left of a row starts the next one.
+void train_plan_epoch(EpochPlan *p, const TrainData *d, uint64_t seed, long epoch) {
+    memset(p, 0, sizeof *p);
+    p->epoch = epoch;
+    p->rec = lm_malloc((size_t)(d->n ? d->n : 1) * sizeof(long));
+    p->row_start = lm_malloc((size_t)(d->n + 1) * sizeof(long));
+    epoch_permutation(p->rec, d->n, seed, epoch);
+    long used = d->seq_len + 1; // forces a new row for the first record
+    for (long k = 0; k < d->n; k++) {
+        long len = d->start[p->rec[k] + 1] - d->start[p->rec[k]];
+        if (used + len > d->seq_len + 1) p->row_start[p->n_rows++] = k, used = 0;
+        used += len;
+    }
+    p->row_start[p->n_rows] = d->n;
+}
+
+void train_plan_free(EpochPlan *p) {
+    free(p->rec);
+    free(p->row_start);
+    memset(p, 0, sizeof *p);
+}
+
+// Row `row` of the plan as model inputs (T = seq_len): tokens, targets (the next token inside
+// the same record's response, else -1), record ids and positions. Padding gets its own record
+// id. Returns the number of targets.
+int train_fill_row(const TrainData *d, const EpochPlan *p, long row, int pad, int *tok, int *tgt,
+                   int *seg, int *pos) {
+    int T = d->seq_len, n = 0, valid = 0;
+    int *buf = lm_malloc(4 * (size_t)(T + 1) * sizeof(int));
+    int *buf_tok = buf, *buf_seg = buf + (T + 1), *buf_pos = buf + 2 * (T + 1);
+    int *buf_loss = buf + 3 * (T + 1);
+    for (long k = p->row_start[row]; k < p->row_start[row + 1]; k++) {
+        long r = p->rec[k], len = d->start[r + 1] - d->start[r];
+        for (long i = 0; i < len; i++, n++) {
+            buf_tok[n] = d->tok[d->start[r] + i];
+            buf_seg[n] = (int)(k - p->row_start[row]);
+            buf_pos[n] = (int)i;
+            buf_loss[n] = i >= d->prompt_len[r];
+        }
+    }
+    for (int i = n; i <= T; i++) buf_tok[i] = pad, buf_seg[i] = -1 - i, buf_pos[i] = 0, buf_loss[i] = 0;
+    for (int t = 0; t < T; t++) {
+        tok[t] = buf_tok[t], seg[t] = buf_seg[t], pos[t] = buf_pos[t];
+        int ok = buf_loss[t + 1] && buf_seg[t + 1] == buf_seg[t];
+        tgt[t] = ok ? buf_tok[t + 1] : -1;
+        valid += ok;
+    }
+    free(buf);
+    return valid;
+}
