@@ -60,16 +60,32 @@ void model_set_packing(Model *m, const int *seg_host, const int *pos_host) {
 static inline const int *SEG(const Model *m) { return m->packed ? m->acts.seg : NULL; }
 static inline const int *POS(const Model *m) { return m->packed ? m->acts.pos : NULL; }
 
+// Block l's saved activations.
+typedef struct {
+    void *ln1, *ln2, *qkv, *att, *h13, *sw;
+    float *lse, *rstd1, *rstd2;
+} BlockActs;
+
+static BlockActs block_acts(const Model *m, const Dims *d, int l) {
+    const ModelActs *a = &m->acts;
+    size_t N = d->N, L = (size_t)l;
+    BlockActs b;
+    b.ln1 = A(m, a->ln1, L * N * d->C), b.ln2 = A(m, a->ln2, L * N * d->C);
+    b.qkv = A(m, a->qkv, L * N * d->qkvd), b.att = A(m, a->att, L * N * d->hq);
+    b.h13 = A(m, a->h13, L * N * 2 * d->F), b.sw = A(m, a->sw, L * N * d->F);
+    b.lse = a->lse + L * d->B * d->H * d->T;
+    b.rstd1 = a->rstd1 + L * N, b.rstd2 = a->rstd2 + L * N;
+    return b;
+}
+
 static void block_forward(Model *m, const Dims *d, int l) {
     Backend *be = m->be;
     ModelActs *a = &m->acts;
     const LayerOffsets *lo = &m->layout.layers[l];
     size_t N = d->N;
-    void *ln1 = A(m, a->ln1, l * N * d->C), *ln2 = A(m, a->ln2, l * N * d->C);
-    void *qkv = A(m, a->qkv, l * N * d->qkvd), *att = A(m, a->att, l * N * d->hq);
-    void *h13 = A(m, a->h13, l * N * 2 * d->F), *sw = A(m, a->sw, l * N * d->F);
-    float *lse = a->lse + (size_t)l * d->B * d->H * d->T;
-    float *rstd1 = a->rstd1 + l * N, *rstd2 = a->rstd2 + l * N;
+    BlockActs ba = block_acts(m, d, l);
+    void *ln1 = ba.ln1, *ln2 = ba.ln2, *qkv = ba.qkv, *att = ba.att, *h13 = ba.h13, *sw = ba.sw;
+    float *lse = ba.lse, *rstd1 = ba.rstd1, *rstd2 = ba.rstd2;
     float eps = m->cfg.norm_eps;
 
     if (l == 0) be->rmsnorm_fwd(be, ln1, rstd1, X(m, d, 0), W(m, lo->attn_norm), d->N, d->C, eps);
@@ -150,11 +166,9 @@ static void block_backward(Model *m, const Dims *d, int l) {
     Backend *be = m->be;
     ModelActs *a = &m->acts;
     const LayerOffsets *lo = &m->layout.layers[l];
-    size_t N = d->N;
-    void *ln1 = A(m, a->ln1, l * N * d->C), *ln2 = A(m, a->ln2, l * N * d->C);
-    void *qkv = A(m, a->qkv, l * N * d->qkvd), *att = A(m, a->att, l * N * d->hq);
-    void *h13 = A(m, a->h13, l * N * 2 * d->F), *sw = A(m, a->sw, l * N * d->F);
-    float *lse = a->lse + (size_t)l * d->B * d->H * d->T;
+    BlockActs ba = block_acts(m, d, l);
+    void *ln1 = ba.ln1, *ln2 = ba.ln2, *qkv = ba.qkv, *att = ba.att, *h13 = ba.h13, *sw = ba.sw;
+    float *lse = ba.lse;
 
     // MLP: x[2l+2] = x[2l+1] + w2(swiglu(w13(ln2))); a->dx holds d x[2l+2].
     be->matmul_bwd(be, a->dsw, G(m, lo->w2), NULL, a->dx, sw, W(m, lo->w2), d->N, d->F, d->C);
@@ -162,7 +176,7 @@ static void block_backward(Model *m, const Dims *d, int l) {
     be->matmul_bwd(be, a->dln, G(m, lo->w13), NULL, a->dh13, ln2, W(m, lo->w13), d->N, d->C,
                    2 * d->F);
     be->rmsnorm_bwd(be, a->dx, G(m, lo->mlp_norm), a->dln, X(m, d, 2 * l + 1), W(m, lo->mlp_norm),
-                    a->rstd2 + l * N, d->N, d->C);
+                    ba.rstd2, d->N, d->C);
     // Attention: x[2l+1] = x[2l] + wo(attention(rope(qkv(ln1)))).
     be->matmul_bwd(be, a->datt, G(m, lo->wo), NULL, a->dx, att, W(m, lo->wo), d->N, d->hq, d->C);
     be->attention_bwd(be, a->dqkv, a->datt, qkv, att, lse, SEG(m), d->B, d->T, d->H, d->KV,
@@ -171,7 +185,7 @@ static void block_backward(Model *m, const Dims *d, int l) {
     be->matmul_bwd(be, a->dln, G(m, lo->wqkv), m->cfg.qkv_bias ? G(m, lo->bqkv) : NULL, a->dqkv,
                    ln1, W(m, lo->wqkv), d->N, d->C, d->qkvd);
     be->rmsnorm_bwd(be, a->dx, G(m, lo->attn_norm), a->dln, X(m, d, 2 * l), W(m, lo->attn_norm),
-                    a->rstd1 + l * N, d->N, d->C);
+                    ba.rstd1, d->N, d->C);
     if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, lo->begin, lo->end - lo->begin);
 }
 

@@ -29,6 +29,7 @@ typedef struct {
     float *stage;                  // host copy of a buffer for backends with device memory
     long step, tokens, nan_skips, nan_run;
     double t0, t_log;
+    double reduce_s;               // seconds of the last step spent waiting for reductions
     long tok_log;
     FILE *metrics;
 } Trainer;
@@ -105,16 +106,21 @@ static void grads_push(Trainer *t) {
     if (!t->host_mem) m->be->upload(m->be, m->grads, t->stage, m->layout.n_params * sizeof(float));
 }
 
+// Finishes the gradient reduction; t->reduce_s is the time spent waiting here (with the
+// overlap, the part of the communication that the backward pass did not hide).
 static void trainer_reduce_grads(Trainer *t) {
+    double t0 = lm_now();
+    t->reduce_s = 0;
     if (dist.size == 1) return;
     if (t->overlap_now) {
         dist_wait_all();
-        return;
+    } else {
+        float *g = grads_host(t);
+        if (t->sharded) dist_reduce_scatter_sum_f32(g, t->counts, t->displs);
+        else dist_allreduce_sum_f32(g, t->m->layout.n_params);
+        grads_push(t);
     }
-    float *g = grads_host(t);
-    if (t->sharded) dist_reduce_scatter_sum_f32(g, t->counts, t->displs);
-    else dist_allreduce_sum_f32(g, t->m->layout.n_params);
-    grads_push(t);
+    t->reduce_s = lm_now() - t0;
 }
 
 // After the sharded update: every rank gets every slice of the parameters.
@@ -178,6 +184,8 @@ static void trainer_log(Trainer *t, const StepResult *r, double step_seconds) {
         cJSON_AddNumberToObject(j, "tokens", (double)t->tokens);
         cJSON_AddNumberToObject(j, "tokens_per_s", (double)t->R * t->T / (step_seconds + 1e-9));
         cJSON_AddNumberToObject(j, "elapsed", now - t->t0);
+        cJSON_AddNumberToObject(j, "step_s", step_seconds);
+        cJSON_AddNumberToObject(j, "reduce_wait_s", t->reduce_s);
         if (r->skipped) cJSON_AddBoolToObject(j, "skipped", 1);
         lm_jsonl_write(t->metrics, j);
         cJSON_Delete(j);

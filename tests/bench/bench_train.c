@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     ModelConfig mc = {.vocab = a.vocab, .dim = a.dim, .n_layers = a.layers, .n_heads = a.heads,
                       .n_kv_heads = a.kv_heads, .head_dim = a.dim / a.heads, .ffn_dim = a.ffn,
                       .max_seq = a.seq, .rope_theta = 10000.0f, .norm_eps = 1e-5f,
-                      .init_std = 0.02f, .qkv_bias = 0, .tied = 1};
+                      .init_std = 0.02f, .qkv_bias = 0, .tied = 0}; // untied, as the PyTorch side
     char err[256];
     if (model_config_check(&mc, err, sizeof err)) {
         fprintf(stderr, "bench_train: %s\n", err);

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
 BIN=$BUILD/bench/bench_train
+# Both sides use Debian's OpenBLAS: give them the same kernels (lemma re-executes itself with
+# this when OpenBLAS does not recognise the CPU; PyTorch needs it from the environment).
+if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+elif [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
 
 if [[ "${1:-}" == "--gpu" ]]; then
     echo "== GPU training throughput (124M LLaMA-style: dim 768, 12 layers, 12 heads, seq 1024) =="
@@ -28,6 +32,23 @@ for cfg in "128 4 8 4 384" "256 6 8 4 768" "512 8 8 4 1536"; do
     a=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tokens_per_s"])' "$ours")
     b=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tokens_per_s"])' "$theirs")
     printf '%-26s %12.0f %12.0f %7.2fx\n' "dim $dim, $layers layers" "$a" "$b" "$(python3 -c "print($a/$b)")"
+done
+echo
+echo "== data-parallel training (dim 256, 6 layers, 8 rows of 512 tokens per step, 1 thread per rank) =="
+printf '%-28s %10s %12s %14s\n' setup "step ms" "tokens/s" "reduce wait ms"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+for setup in "1 true" "2 false" "2 true"; do
+    read -r np overlap <<<"$setup"
+    dir=$(mktemp -d)
+    mpirun --oversubscribe -np $np -x OMP_NUM_THREADS=1 "$BUILD/lemma" train tests/configs/bench_dp.cfg \
+        --set run.dir="$dir" --set train.overlap=$overlap >/dev/null 2>&1
+    python3 - "$dir/metrics.jsonl" "$np ranks, overlap $overlap" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][2:]  # the first steps warm up
+step = sum(r["step_s"] for r in rows) / len(rows); wait = sum(r["reduce_wait_s"] for r in rows) / len(rows)
+print("%-28s %10.1f %12.0f %14.2f" % (sys.argv[2], 1e3 * step, 4096 / step, 1e3 * wait))
+PY
+    rm -rf "$dir"
 done
 echo
 echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS threads =="
