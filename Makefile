@@ -53,13 +53,13 @@ ifeq ($(USE_CUDA),1)
              --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -lineinfo
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
             -lcublasLt -lcublas -lcudart_static -lstdc++ -ldl -lrt -lpthread
-  CU_SRC := $(shell find src -name '*.cu' 2>/dev/null)
+  CU_SRC := $(shell find src -name '*.cu' -not -name '.*' 2>/dev/null)
 else
   CFLAGS += -DLEMMA_CUDA=0
   CU_SRC :=
 endif
 
-LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c'))
+LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' -not -name '.*'))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
