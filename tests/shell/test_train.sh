@@ -58,7 +58,17 @@ compare bitwise_resume_np2 "$TMP/np2" "$TMP/res" 0 11
 
 # Another world size: saved on 2 ranks, resumed on 3.
 train 2 "$TMP/res3" --set train.stop_after=10 && train 3 "$TMP/res3"
-compare resume_np2_to_np3 "$TMP/np2" "$TMP/res3" 1e-5 11
+compare resume_np2_to_np3 "$TMP/np2" "$TMP/res3" 1e-6 11
+
+# A checkpoint of another model shape is refused with the list of mismatches.
+train 1 "$TMP/res3" --set model.dim=64 --set train.steps=30
+if grep -q "does not match the model: tok_emb: checkpoint 260x32, model 260x64" "$TMP/res3.log"; then
+    echo "PASS other_shape_refused"; else echo "FAIL other_shape_refused: $(tail -3 "$TMP/res3.log")"; fi
+
+# run.time_limit: checkpoint and stop run.stop_margin seconds before the end.
+train 1 "$TMP/tl" --set train.steps=1000000 --set run.time_limit=0:00:04 --set run.stop_margin=2
+if grep -q "because the time limit is near" "$TMP/tl.log" && ls "$TMP"/tl/ckpt/step_*.h5 >/dev/null 2>&1; then
+    echo "PASS time_limit_stops"; else echo "FAIL time_limit_stops: $(tail -3 "$TMP/tl.log")"; fi
 
 # SIGUSR1 to one rank: every rank finishes the step, a checkpoint, exit 0.
 "${MPIRUN[@]}" -np 2 "$LEMMA" train "$CFG" --set run.dir="$TMP/sig" --set train.steps=100000 \
@@ -89,4 +99,4 @@ LEMMA_FAULT_NAN_AT=4,5,6 train 2 "$TMP/nan3" --set train.max_nan_skips=3; rc=$?
 if ((rc != 0)) && grep -q "train.max_nan_skips = 3" "$TMP/nan3.log"; then
     echo "PASS nan_run_aborts"; else echo "FAIL nan_run_aborts: rc=$rc $(tail -3 "$TMP/nan3.log")"; fi
 
-expect_fail bad_time_limit 2 "run.time_limit = 'soon'" "$LEMMA" train "$CFG" --set run.dir="$TMP/tl" --set run.time_limit=soon
+expect_fail bad_time_limit 2 "run.time_limit = 'soon'" "$LEMMA" train "$CFG" --set run.dir="$TMP/tl2" --set run.time_limit=soon
