@@ -81,6 +81,18 @@ wait $mpirun_pid; rc=$?
 if ((rc == 0)) && grep -q "because a signal" "$TMP/sig.log" && ls "$TMP"/sig/ckpt/step_*.h5 >/dev/null 2>&1; then
     echo "PASS sigusr1_checkpoint_and_exit"; else echo "FAIL sigusr1_checkpoint_and_exit: rc=$rc $(tail -3 "$TMP/sig.log")"; fi
 
+# Two signals in a row: the second ends the process at once.
+# (a bigger model, so that a step lasts long enough for both signals to land inside it)
+"${MPIRUN[@]}" -np 1 "$LEMMA" train "$CFG" --set run.dir="$TMP/sig2" --set train.steps=100000 \
+    --set log.every=1 --set model.dim=256 --set model.n_layers=8 --set model.ffn_dim=1024 >"$TMP/sig2.log" 2>&1 &
+mpirun_pid=$!
+for _ in $(seq 100); do grep -q "train step" "$TMP/sig2.log" 2>/dev/null && break; sleep 0.2; done
+victim=$(pgrep -f "lemma train $CFG --set run.dir=$TMP/sig2" | grep -v "^$mpirun_pid$" | tail -1)
+kill -USR1 "$victim"; sleep 0.05; kill -USR1 "$victim"
+wait $mpirun_pid; rc=$?
+if ((rc != 0)) && grep -q "second signal, exiting at once" "$TMP/sig2.log"; then
+    echo "PASS second_signal_exits_at_once"; else echo "FAIL second_signal_exits_at_once: rc=$rc $(tail -3 "$TMP/sig2.log")"; fi
+
 # A truncated newest checkpoint: fall back to the previous one, naming the bad file.
 train 1 "$TMP/trunc" --set ckpt.every=5 --set train.stop_after=15
 newest=$(ls "$TMP"/trunc/ckpt/step_*.h5 | tail -1)
