@@ -42,8 +42,8 @@ for ((trial = 1; trial <= TRIALS; trial++)); do
     saved=$(grep -c '^saved ' "$log")
     if out=$("$BIN" verify "$dir" "$MB" 2>&1) && grep -q '^verified step_' <<<"$out"; then
         ok=$((ok + 1))
-    elif ((saved == 0 && trial == 1)) && ! [[ -f $dir/ckpt/latest ]]; then
-        ok=$((ok + 1)) # killed before the very first checkpoint: nothing to check yet
+    elif ((saved == 0)) && ! [[ -f $dir/ckpt/latest ]]; then
+        ok=$((ok + 1)) # killed before any checkpoint was complete: nothing to check yet
     else
         fails+=" [trial $trial after $saved saves: $out]"
     fi
