@@ -110,6 +110,29 @@ struct Backend {
     // x *= s on n fp32 values.
     void (*scale)(Backend *b, float *x, float s, size_t n);
 
+    // ---- decoding with a KV cache (model_decode_*, docs/sampling.md). A layer's cache has
+    // S slots (one sequence each) of ctx positions (a multiple of 16): kc (S, KV, ctx/16, hd,
+    // 16) the keys in blocks of 16 positions, transposed within a block so that scores run
+    // along positions (key (t, d) at block t/16, row d, column t%16); vc (S, KV, ctx, hd) the
+    // values; both act dtype. slot, pos: (N) int32 in backend memory with 0 <= slot[n] < S,
+    // 0 <= pos[n] < ctx.
+    // Copies the k and v heads of row n of qkv (N, (H+2KV)*hd, after RoPE) into the cache at
+    // slot[n], position pos[n]. Rows must not share a (slot, position).
+    void (*kv_write)(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
+                     const int *pos, int N, int H, int KV, int hd, int ctx);
+    // out (N, H*hd): the query heads of row n of qkv attend over positions 0..pos[n] of
+    // slot[n]'s cache (all written before the call), scale 1/sqrt(hd), query head h on kv
+    // head h / (H/KV). Each row's result depends on that row and its slot's cache only.
+    void (*attention_decode)(Backend *b, void *out, const void *qkv, const void *kc,
+                             const void *vc, const int *slot, const int *pos, int N, int H,
+                             int KV, int hd, int ctx);
+    // out (N,OC) = inp (N,C) @ w^T (w: OC,C) [+ bias (OC)], as matmul_fwd, for decoding:
+    // fast for few rows, and on the CPU each row's result is bitwise the same whatever N and
+    // the other rows are (so a sample does not depend on what shares its batch). CUDA:
+    // cuBLASLt as matmul_fwd (no such guarantee).
+    void (*matmul_rows)(Backend *b, void *out, const void *inp, const void *w, const void *bias,
+                        int N, int C, int OC);
+
     void (*destroy)(Backend *b);
 };
 

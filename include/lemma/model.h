@@ -189,6 +189,42 @@ double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float 
 // cosine decay to lr * min_frac.
 float lr_schedule(int step, int total, float lr, int warmup, float min_frac);
 
+// ---------------------------------------------------------------------------
+// Decoding: a KV cache and a forward pass over "rows" that each feed one token of one
+// sequence (src/model/decode.c, docs/sampling.md). The cache has `slots` sequences of `ctx`
+// positions per layer; a step takes any mix of rows: several consecutive prompt tokens of a
+// slot (prefill, in chunks) and one token each of generating slots (decode). Every row is
+// computed on its own (matmul_rows, attention_decode): its result does not depend on the
+// other rows of the step, so chunking and batching never change a sequence's logits (on the
+// CPU bitwise; on the GPU up to rounding).
+
+typedef struct {
+    int slots, ctx;        // cache: sequences, positions per sequence
+    int stride;            // positions allocated per sequence: ctx rounded up to 16
+    int max_rows;          // rows per step
+    int max_logits;        // rows per step that may ask for logits
+    void *kc, *vc;         // L x (slots, KV, stride/16, hd, 16) keys (backend.h), (slots,
+                           // KV, stride, hd) values, act dtype
+    void *x, *ln, *qkv, *att, *proj, *h13, *sw; // (max_rows, ...) activations, act dtype
+    float *rstd;           // (max_rows) fp32
+    void *logits;          // (max_logits, V) act dtype
+    int *tok, *slot, *pos; // (max_rows) int32, backend memory
+    float *logits_host;    // (max_logits, V) fp32
+} ModelDecode;
+
+// Allocates the cache (zeroed) and the step buffers for a model: slots sequences of up to
+// ctx (<= model.max_seq) positions, max_rows rows per step, max_logits (<= max_rows) of
+// them with logits.
+void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
+                       int max_logits);
+void model_decode_free(ModelDecode *d, Model *m);
+// One step over n rows: row i feeds token tok[i] at position pos[i] of slot slot[i] (its
+// keys and values go into the cache; positions 0 .. pos[i]-1 of the slot must have been fed
+// by earlier steps or earlier rows of this one). The last n_logits rows get logits: returns
+// fp32 host logits (n_logits, V), valid until the next step. Fatal on an out-of-range row.
+const float *model_decode_step(Model *m, ModelDecode *d, const int *tok, const int *slot,
+                               const int *pos, int n, int n_logits);
+
 #ifdef __cplusplus
 }
 #endif

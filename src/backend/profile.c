@@ -8,11 +8,12 @@
 #include <string.h>
 
 enum { P_EMBED_F, P_EMBED_B, P_MM_F, P_MM_B, P_NORM_F, P_RESNORM_F, P_NORM_B, P_ROPE, P_ATT_F,
-       P_ATT_B, P_SWI_F, P_SWI_B, P_CE, P_ADAMW, P_SUMSQ, P_SCALE, P_COUNT };
+       P_ATT_B, P_SWI_F, P_SWI_B, P_CE, P_ADAMW, P_SUMSQ, P_SCALE, P_KV_WRITE, P_ATT_DEC,
+       P_MM_ROWS, P_COUNT };
 static const char *op_names[P_COUNT] = {
     "embed_fwd", "embed_bwd", "matmul_fwd", "matmul_bwd", "rmsnorm_fwd", "residual_rmsnorm_fwd",
     "rmsnorm_bwd", "rope", "attention_fwd", "attention_bwd", "swiglu_fwd", "swiglu_bwd",
-    "crossentropy", "adamw", "sumsq", "scale"};
+    "crossentropy", "adamw", "sumsq", "scale", "kv_write", "attention_decode", "matmul_rows"};
 
 typedef struct {
     Backend *inner;
@@ -109,6 +110,17 @@ static double w_sumsq(Backend *b, const float *x, size_t n) {
 static void w_scale(Backend *b, float *x, float s, size_t n) {
     TIMED(P_SCALE, INNER(b)->scale(INNER(b), x, s, n));
 }
+static void w_kv_write(Backend *b, void *kc, void *vc, const void *q, const int *sl, const int *pos,
+                       int N, int H, int KV, int hd, int ctx) {
+    TIMED(P_KV_WRITE, INNER(b)->kv_write(INNER(b), kc, vc, q, sl, pos, N, H, KV, hd, ctx));
+}
+static void w_att_dec(Backend *b, void *o, const void *q, const void *kc, const void *vc, const int *sl,
+                      const int *pos, int N, int H, int KV, int hd, int ctx) {
+    TIMED(P_ATT_DEC, INNER(b)->attention_decode(INNER(b), o, q, kc, vc, sl, pos, N, H, KV, hd, ctx));
+}
+static void w_mm_rows(Backend *b, void *o, const void *i, const void *w, const void *bias, int N, int C, int OC) {
+    TIMED(P_MM_ROWS, INNER(b)->matmul_rows(INNER(b), o, i, w, bias, N, C, OC));
+}
 static void w_destroy(Backend *b) {
     free(b->impl);
     free(b);
@@ -128,6 +140,7 @@ Backend *backend_profile_wrap(Backend *inner) {
     b->rmsnorm_bwd = w_norm_bwd, b->rope = w_rope, b->attention_fwd = w_att_fwd;
     b->attention_bwd = w_att_bwd, b->swiglu_fwd = w_swi_fwd, b->swiglu_bwd = w_swi_bwd;
     b->crossentropy = w_ce, b->adamw = w_adamw, b->sumsq = w_sumsq, b->scale = w_scale;
+    b->kv_write = w_kv_write, b->attention_decode = w_att_dec, b->matmul_rows = w_mm_rows;
     b->destroy = w_destroy;
     return b;
 }

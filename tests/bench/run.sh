@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: CPU training tokens/s of lemma against PyTorch (same model, same threads, same
 # machine, measured side by side in this run), for three model sizes, with the ratio and a
-# per-op breakdown of lemma's step. make bench-gpu (--gpu): GPU training tokens/s and MFU.
+# per-op breakdown of lemma's step; then sampling (KV-cache decoding) tokens/s against a
+# PyTorch KV-cache decoder and against the machine's sgemm rate. make bench-gpu (--gpu): GPU
+# training tokens/s and MFU, and GPU sampling tokens/s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -24,6 +26,10 @@ if [[ "${1:-}" == "--gpu" ]]; then
     done
     "$BIN" --device cuda --precision bf16 --dim 768 --layers 12 --heads 12 --kv-heads 12 \
         --ffn 3072 --seq 1024 --batch ${GPU_BATCH:-16} --steps 3 --warmup 2 --profile
+    echo "== GPU sampling: generated tokens/s (dim 256, 6 layers, prompt 64 + 128 new tokens, bf16) =="
+    for b in 1 16 64 256 1024; do
+        "$BUILD/bench/bench_sample" --device cuda --precision bf16 --batch $b --prompt 64 --new 128
+    done
     exit 0
 fi
 
@@ -58,3 +64,26 @@ echo
 echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS threads =="
 OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --seq 256 \
     --batch 8 --steps 3 --warmup 1 --threads $THREADS --profile | tail -n +2
+echo
+echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, $THREADS threads =="
+printf '%-6s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
+SBIN=$BUILD/bench/bench_sample
+for b in 1 16 64 256; do
+    # the OpenMP wait policy of the PyTorch side (idle threads sleep): on a shared machine
+    # spinning threads turn every parallel region into a wait for a time slice
+    ours=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --batch $b --prompt 64 --new 128 --threads $THREADS)
+    theirs=$(/usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS)
+    python3 - "$ours" "$theirs" <<'PY'
+import json, sys
+o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("%-6d %11.0f %11.0f %6.2fx %12.1f %12.1f %8.1f%%" % (o["batch"], o["tokens_per_s"], t["tokens_per_s"],
+      o["tokens_per_s"] / t["tokens_per_s"], o["gflops"], o["sgemm_gflops"], 100 * o["frac_sgemm"]))
+if o["batch"] == 1:
+    print("       batch 1: %.2f ms per token; one pass over the weights at %.1f GB/s and the FLOPs at the sgemm "
+          "rate bound it at %.0f tok/s (%.0f%% reached)" % (o["step_ms"], o["read_gbps"], o["bound_tokens_per_s"],
+          100 * o["tokens_per_s"] / o["bound_tokens_per_s"]))
+PY
+done
+echo
+echo "== where the decode step goes: batch 64, $THREADS threads =="
+OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --batch 64 --prompt 64 --new 64 --threads $THREADS --profile | tail -n +2

@@ -1,0 +1,133 @@
+// model/decode: the KV cache and the decoding forward pass (docs/sampling.md). A step runs
+// n rows, each one token of one sequence (slot) at its position: embedding, then per block
+// RMSNorm, the QKV matmul over all rows, RoPE at each row's position, the rows' k and v
+// into the cache, attention of each row over its slot's cache, and the rest as in the
+// training forward; logits for the last rows only. Shapes: n rows, C = dim, hq = H*hd,
+// qkvd = hq + 2*KV*hd, F = ffn_dim, V = vocab. Only the ops table is called.
+#include "lemma/model.h"
+#include "lemma/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static inline void *dec_at(const Model *m, const void *base, size_t elems) {
+    return (char *)base + elems * m->be->act_size;
+}
+static inline void *dec_w(const Model *m, size_t off) { return dec_at(m, m->cparams, off); }
+
+// Elements of one layer's key (or value) cache.
+static size_t dec_layer_elems(const ModelConfig *mc, int slots, int ctx) {
+    return (size_t)slots * mc->n_kv_heads * mc->head_dim * ctx;
+}
+
+static int dec_round_ctx(int ctx) { return (ctx + 15) / 16 * 16; }
+
+void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
+                       int max_logits) {
+    const ModelConfig *mc = &m->cfg;
+    Backend *be = m->be;
+    LM_CHECK(slots > 0 && max_rows > 0 && max_logits > 0 && max_logits <= max_rows,
+             "model_decode_init: slots %d, max_rows %d, max_logits %d", slots, max_rows,
+             max_logits);
+    LM_CHECK(ctx > 0 && ctx <= mc->max_seq, "model_decode_init: context %d (model.max_seq = %d)",
+             ctx, mc->max_seq);
+    memset(d, 0, sizeof *d);
+    d->slots = slots, d->ctx = ctx, d->stride = dec_round_ctx(ctx), d->max_rows = max_rows;
+    d->max_logits = max_logits;
+    size_t as = be->act_size, R = (size_t)max_rows, C = mc->dim, F = mc->ffn_dim;
+    size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
+    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * as;
+    d->kc = be->alloc(be, cache, "KV cache (keys)");
+    d->vc = be->alloc(be, cache, "KV cache (values)");
+    be->zero(be, d->kc, cache); // padded positions are read (and masked): keep them finite
+    be->zero(be, d->vc, cache);
+    d->x = be->alloc(be, R * C * as, "decode: residual stream");
+    d->ln = be->alloc(be, R * C * as, "decode: norm output");
+    d->qkv = be->alloc(be, R * qkvd * as, "decode: qkv");
+    d->att = be->alloc(be, R * hq * as, "decode: attention");
+    d->proj = be->alloc(be, R * C * as, "decode: projection");
+    d->h13 = be->alloc(be, R * 2 * F * as, "decode: MLP hidden");
+    d->sw = be->alloc(be, R * F * as, "decode: SwiGLU");
+    d->rstd = be->alloc(be, R * sizeof(float), "decode: rstd");
+    d->logits = be->alloc(be, (size_t)max_logits * mc->vocab * as, "decode: logits");
+    d->tok = be->alloc(be, R * sizeof(int), "decode: tokens");
+    d->slot = be->alloc(be, R * sizeof(int), "decode: slots");
+    d->pos = be->alloc(be, R * sizeof(int), "decode: positions");
+    d->logits_host = lm_malloc((size_t)max_logits * mc->vocab * sizeof(float));
+}
+
+void model_decode_free(ModelDecode *d, Model *m) {
+    Backend *be = m->be;
+    void *bufs[] = {d->kc, d->vc,  d->x,      d->ln,  d->qkv,  d->att, d->proj,
+                    d->h13, d->sw, d->rstd,   d->logits, d->tok, d->slot, d->pos};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) be->free(be, bufs[i]);
+    free(d->logits_host);
+    memset(d, 0, sizeof *d);
+}
+
+// Checks the rows on the host and copies them to backend memory.
+static void dec_upload_rows(Model *m, ModelDecode *d, const int *tok, const int *slot,
+                            const int *pos, int n) {
+    Backend *be = m->be;
+    for (int i = 0; i < n; i++) {
+        LM_CHECK(tok[i] >= 0 && tok[i] < m->cfg.vocab, "decode: token %d at row %d is outside "
+                 "the vocabulary (size %d)", tok[i], i, m->cfg.vocab);
+        LM_CHECK(slot[i] >= 0 && slot[i] < d->slots, "decode: slot %d at row %d (%d slots)",
+                 slot[i], i, d->slots);
+        LM_CHECK(pos[i] >= 0 && pos[i] < d->ctx, "decode: position %d at row %d (context %d)",
+                 pos[i], i, d->ctx);
+    }
+    be->upload(be, d->tok, tok, (size_t)n * sizeof(int));
+    be->upload(be, d->slot, slot, (size_t)n * sizeof(int));
+    be->upload(be, d->pos, pos, (size_t)n * sizeof(int));
+}
+
+// Block l on n rows; d->ln holds the block's normalised input, and on return the next
+// norm's output (the next block's attention norm, or the final norm).
+static void dec_block(Model *m, ModelDecode *d, int l, int n) {
+    Backend *be = m->be;
+    const ModelConfig *mc = &m->cfg;
+    const LayerOffsets *lo = &m->layout.layers[l];
+    int C = mc->dim, H = mc->n_heads, KV = mc->n_kv_heads, hd = mc->head_dim, F = mc->ffn_dim;
+    int hq = H * hd, qkvd = hq + 2 * KV * hd;
+    float eps = mc->norm_eps;
+    size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride);
+    void *kc = dec_at(m, d->kc, lay), *vc = dec_at(m, d->vc, lay);
+
+    be->matmul_rows(be, d->qkv, d->ln, dec_w(m, lo->wqkv), mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,
+                    n, C, qkvd);
+    be->rope(be, d->qkv, d->pos, n, 1, H, KV, hd, mc->rope_theta, 0);
+    be->kv_write(be, kc, vc, d->qkv, d->slot, d->pos, n, H, KV, hd, d->stride);
+    be->attention_decode(be, d->att, d->qkv, kc, vc, d->slot, d->pos, n, H, KV, hd, d->stride);
+    be->matmul_rows(be, d->proj, d->att, dec_w(m, lo->wo), NULL, n, hq, C);
+    be->residual_rmsnorm_fwd(be, d->x, d->ln, d->rstd, d->x, d->proj, dec_w(m, lo->mlp_norm), n,
+                             C, eps);
+    be->matmul_rows(be, d->h13, d->ln, dec_w(m, lo->w13), NULL, n, C, 2 * F);
+    be->swiglu_fwd(be, d->sw, d->h13, n, F);
+    be->matmul_rows(be, d->proj, d->sw, dec_w(m, lo->w2), NULL, n, F, C);
+    int last = l == mc->n_layers - 1;
+    size_t next_w = last ? m->layout.norm : m->layout.layers[l + 1].attn_norm;
+    be->residual_rmsnorm_fwd(be, d->x, d->ln, d->rstd, d->x, d->proj, dec_w(m, next_w), n, C, eps);
+}
+
+const float *model_decode_step(Model *m, ModelDecode *d, const int *tok, const int *slot,
+                               const int *pos, int n, int n_logits) {
+    LM_CHECK(n > 0 && n <= d->max_rows, "decode: %d rows (at most %d)", n, d->max_rows);
+    LM_CHECK(n_logits >= 0 && n_logits <= n && n_logits <= d->max_logits,
+             "decode: logits for %d of %d rows (at most %d)", n_logits, n, d->max_logits);
+    Backend *be = m->be;
+    const ModelConfig *mc = &m->cfg;
+    dec_upload_rows(m, d, tok, slot, pos, n);
+    be->embed_fwd(be, d->x, d->tok, tok, dec_w(m, m->layout.tok_emb), n, mc->dim);
+    be->rmsnorm_fwd(be, d->ln, d->rstd, d->x, dec_w(m, m->layout.layers[0].attn_norm), n, mc->dim,
+                    mc->norm_eps);
+    for (int l = 0; l < mc->n_layers; l++) dec_block(m, d, l, n);
+    if (n_logits == 0) return d->logits_host;
+    // d->ln holds the final norm's output; the head runs on the last n_logits rows only.
+    void *lnf = dec_at(m, d->ln, (size_t)(n - n_logits) * mc->dim);
+    be->matmul_rows(be, d->logits, lnf, dec_w(m, m->layout.lm_head), NULL, n_logits, mc->dim,
+                    mc->vocab);
+    be->download_act(be, d->logits_host, d->logits, (size_t)n_logits * mc->vocab);
+    return d->logits_host;
+}
