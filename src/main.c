@@ -4,7 +4,9 @@
 #include "lemma/ckpt.h"
 #include "lemma/config.h"
 #include "lemma/dist.h"
+#include "lemma/lemma.h"
 #include "lemma/model.h"
+#include "lemma/sample.h"
 #include "lemma/tasks.h"
 #include "lemma/train.h"
 #include "lemma/util.h"
@@ -35,8 +37,8 @@ static int cmd_config(const Config *cfg, const char *input, int argc, char **arg
 static const Command commands[] = {
     {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", NULL},
     {"train", "CONFIG", "data-parallel training with checkpoints and resume", cmd_train},
-    {"sample", "CONFIG", "sample and grade solutions, data-parallel", NULL},
-    {"build", "CONFIG", "build reflection data from graded samples", NULL},
+    {"sample", "CONFIG", "sample and grade solutions, data-parallel", sample_cmd},
+    {"build", "CONFIG", "build reflection data from graded samples", build_cmd},
     {"eval", "CONFIG", "evaluate accuracy and error types", NULL},
     {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
     {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},

@@ -80,10 +80,68 @@ const CfgEntry cfg_schema[] = {
     {"sample.top_p", CFG_FLOAT, "1.0", 0, 1, NULL, "nucleus sampling mass (1: off)"},
     {"sample.max_new_tokens", CFG_INT, "256", 1, 1048576, NULL, "longest completion"},
     {"sample.batch", CFG_INT, "64", 1, 65536, NULL, "sequences decoded together per rank"},
+    {"sample.problems", CFG_INT, "0", 0, 16777216, NULL,
+     "problems to sample: the first N of data.train, or of the built-in train split (0: all "
+     "of data.train, or data.train_size built-in ones)"},
+    {"sample.greedy", CFG_BOOL, "true", NO_RANGE, NULL,
+     "also decode every problem once greedily (greedy pass@1; records in greedy.jsonl)"},
+    {"sample.stop", CFG_LIST, "\\n\\nQuestion", NO_RANGE, NULL,
+     "stop strings: a completion ends where one first appears (not included); \\n \\t "
+     "\\r \\\\ are read as escapes"},
+    {"sample.prefill_tokens", CFG_INT, "1024", 1, 1048576, NULL,
+     "prompt tokens fed per decoding step at most (chunked prefill beside the generating "
+     "sequences)"},
+    {"sample.too_long", CFG_ENUM, "skip", NO_RANGE, "skip|error",
+     "a prompt with no room for a completion in model.max_seq: skip it (named and counted) "
+     "or stop with an error"},
+    {"sample.log_every", CFG_FLOAT, "10", 0, 1e6, NULL, "seconds between progress lines"},
 
     // teacher
     {"teacher.kind", CFG_ENUM, "symbolic", NO_RANGE, "symbolic|model",
      "who writes and locates errors"},
+    {"teacher.config", CFG_STRING, "", NO_RANGE, NULL,
+     "model teacher: the teacher's config (its model.* and the newest checkpoint in its run.dir); "
+     "empty: this config and run"},
+    {"teacher.prompts", CFG_STRING, "configs/prompts", NO_RANGE, NULL,
+     "model teacher: directory of the prompt templates locate.txt, inject.txt, correct.txt"},
+    {"teacher.temperature", CFG_FLOAT, "0.7", 0, 100, NULL,
+     "model teacher: sampling temperature (0: greedy)"},
+    {"teacher.max_new_tokens", CFG_INT, "384", 1, 1048576, NULL,
+     "model teacher: longest output"},
+
+    // build
+    {"build.samples", CFG_STRING, "", NO_RANGE, NULL,
+     "graded samples to build from (JSONL); empty: RUN_DIR/samples.jsonl"},
+    {"build.student_errors", CFG_INT, "2", 0, 32, NULL,
+     "wrong student samples turned into reflection data per question (distinct, located)"},
+    {"build.teacher_errors", CFG_INT, "2", 0, 32, NULL,
+     "errors the teacher injects per question that has a wrong student sample"},
+    {"build.error_source", CFG_ENUM, "measured", NO_RANGE, "measured|list",
+     "types of injected errors: drawn from the measured distribution of the student's errors, "
+     "or uniformly from build.error_types"},
+    {"build.error_types", CFG_LIST,
+     "calculation_error,counting_error,context_value_error,previous_step_value_error,"
+     "unit_conversion_error,operator_error,missing_step,question_misinterpretation,hallucination",
+     NO_RANGE,
+     "calculation_error|counting_error|context_value_error|previous_step_value_error|"
+     "unit_conversion_error|operator_error|formula_confusion_error|missing_step|"
+     "contradictory_step|question_misinterpretation|confusing_concept_error|hallucination|"
+     "nonsense_output",
+     "error types the teacher may inject (with error_source = measured: those it draws from)"},
+    {"build.formats", CFG_LIST, "cot,lemma_fix,lemma_restart", NO_RANGE,
+     "cot|rft|lemma_fix|lemma_restart|lema_correction|retry",
+     "record kinds written: lemma_fix and lemma_restart are the two correction strategies; the "
+     "others are the baselines' data"},
+    {"build.truncate", CFG_BOOL, "true", NO_RANGE, NULL,
+     "cut a wrong solution right after its first wrong step (false: the LEMMA ablation without "
+     "truncation)"},
+    {"build.restart_source", CFG_ENUM, "own", NO_RANGE, "own|reference",
+     "fresh & restart: one of the student's own correct samples when there is one, or always "
+     "the reference solution"},
+    {"build.phrases", CFG_STRING, "", NO_RANGE, NULL,
+     "reflection phrases, one per line ('#' comments); empty: the built-in list of 12"},
+    {"build.back_token", CFG_STRING, "[BACK]", NO_RANGE, NULL,
+     "retry format: the token after a wrong step (must be one of model.special_tokens)"},
 
     // train
     {"train.steps", CFG_INT, "1000", 0, 1e12, NULL, "optimizer steps"},
