@@ -117,16 +117,6 @@ static int unknown_option(const char *cmd, const char *opt) {
     return EXIT_USAGE;
 }
 
-// OpenMP threads per rank: run.threads, else OMP_NUM_THREADS, else the cores of the node
-// shared among its ranks.
-static int threads_per_rank(const Config *cfg) {
-    int t = (int)cfg_int(cfg, "run.threads");
-    if (t > 0) return t;
-    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    t = (int)(cores / (dist.local_size > 0 ? dist.local_size : 1));
-    return t < 1 ? 1 : t;
-}
 
 // Training records: train.data (JSONL records), else chain-of-thought records of the problems
 // in data.train, else of data.train_size built-in training problems.
@@ -207,7 +197,7 @@ static int cmd_train(const Config *cfg, const char *input, int argc, char **argv
     ModelConfig mc;
     model_config_from(&mc, cfg, tok.vocab);
     Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 threads_per_rank(cfg), dist.local_rank);
+                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")), dist.local_rank);
     Model m;
     model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
     lm_info("lemma train: %s backend (%d threads per rank), %.2fM parameters, run directory %s",

@@ -43,6 +43,10 @@ int dist_should_stop(void);
 // Collective logical OR of a flag over all ranks.
 int dist_any(int flag);
 
+// OpenMP threads for this rank: `requested` when > 0 (run.threads), else OMP_NUM_THREADS when
+// set, else the node's cores shared among the ranks on it (at least 1).
+int dist_threads_per_rank(int requested);
+
 void dist_barrier(void);
 void dist_allreduce_sum_f32(float *buf, size_t n);
 void dist_allreduce_sum_f64(double *buf, size_t n);

@@ -129,6 +129,11 @@ int train_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, cha
                     size_t err_len);
 int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path,
                       size_t path_len, char *err, size_t err_len);
+// The parameters alone of the newest loadable checkpoint of run_dir (RUN_DIR/ckpt), for
+// sampling and evaluation (no optimizer state). Collective; 0 loaded (path filled), 1 none,
+// -1 error (err).
+int train_ckpt_load_params(Model *m, const char *run_dir, char *path, size_t path_len, char *err,
+                           size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,9 @@ void lm_jsonl_close(LmJsonlReader *r);
 
 // Appends one object as a single line and flushes; fatal on I/O error.
 void lm_jsonl_write(FILE *f, const struct cJSON *obj);
+// Appends obj as one line to RUN_DIR/metrics.jsonl and frees it (rank 0 calls it; a file
+// that cannot be opened is warned about, not fatal).
+void lm_metrics_append(const char *run_dir, struct cJSON *obj);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 Dist dist = {0, 1, 0, 1, 0};
 static volatile sig_atomic_t signal_flag;
@@ -209,3 +212,13 @@ void dist_install_signal_handlers(void) {
 
 int dist_signal_seen(void) { return signal_flag ? 1 : 0; }
 int dist_signal_number(void) { return (int)signal_flag; }
+
+int dist_threads_per_rank(int requested) {
+    if (requested > 0) return requested;
+#ifdef _OPENMP
+    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
+#endif
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long t = cores / (dist.local_size > 0 ? dist.local_size : 1);
+    return t < 1 ? 1 : (int)t;
+}

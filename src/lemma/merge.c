@@ -218,13 +218,6 @@ static int write_json(const char *path, const cJSON *j, char *err, size_t err_le
 }
 
 static void append_metrics(const BuildOptions *o, const BuildStats *st, double seconds) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", o->run_dir);
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        lm_warn("cannot append to %s", path);
-        return;
-    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "phase", "build");
     cJSON_AddNumberToObject(j, "questions", (double)st->questions);
@@ -235,9 +228,7 @@ static void append_metrics(const BuildOptions *o, const BuildStats *st, double s
     cJSON_AddItemToObject(j, "records_by_kind", by_kind(st->written, o));
     cJSON_AddItemToObject(j, "error_types", by_type(st->measured));
     cJSON_AddNumberToObject(j, "elapsed", seconds);
-    lm_jsonl_write(f, j);
-    cJSON_Delete(j);
-    fclose(f);
+    lm_metrics_append(o->run_dir, j);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "lemma/ckpt.h"
 #include "lemma/dist.h"
 #include "lemma/lemma.h"
+#include "lemma/train.h"
 #include "lemma/model.h"
 #include "lemma/sample.h"
 
@@ -178,22 +179,6 @@ struct TeacherModel {
 };
 
 // The parameters of the newest checkpoint in run_dir (collective); 0, 1 none, -1 error.
-static int teacher_load_params(Model *m, const char *run_dir, char *err, size_t err_len) {
-    const ParamLayout *pl = &m->layout;
-    float *h = lm_malloc(pl->n_params * sizeof(float));
-    CkptTensor *t = lm_calloc((size_t)pl->n_views, sizeof(CkptTensor));
-    for (int i = 0; i < pl->n_views; i++) {
-        const ParamView *v = &pl->views[i];
-        t[i] = (CkptTensor){"model/params", v->name, v->ndim, {v->shape[0], v->ndim == 2 ? v->shape[1] : 0},
-                            0, v->numel, h + v->offset};
-    }
-    char path[4096];
-    int rc = ckpt_load_latest(run_dir, NULL, t, pl->n_views, path, sizeof path, err, err_len);
-    if (rc == 0) model_set_params(m, h), lm_info("teacher: parameters from %s", path);
-    free(t);
-    free(h);
-    return rc;
-}
 
 static void teacher_model_close(TeacherModel *tm) {
     model_free(&tm->m);
@@ -214,12 +199,12 @@ static int teacher_model_open(TeacherModel *tm, const Config *build_cfg, char *e
     tokenizer_from_config(&tm->tok, cfg);
     ModelConfig mc;
     model_config_from(&mc, cfg, tm->tok.vocab);
-    int threads = (int)cfg_int(build_cfg, "run.threads"); // 0: the node's cores shared among its ranks
-    if (threads <= 0) threads = (int)(sysconf(_SC_NPROCESSORS_ONLN) / (dist.local_size > 0 ? dist.local_size : 1));
-    tm->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"), threads > 0 ? threads : 1,
-                            dist.local_rank);
+    int threads = dist_threads_per_rank((int)cfg_int(build_cfg, "run.threads"));
+    tm->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"), threads, dist.local_rank);
     model_init(&tm->m, &mc, tm->be, (uint64_t)cfg_int(cfg, "run.seed"));
-    int rc = teacher_load_params(&tm->m, cfg_str(cfg, "run.dir"), err, err_len);
+    char ckpt[4096];
+    int rc = train_ckpt_load_params(&tm->m, cfg_str(cfg, "run.dir"), ckpt, sizeof ckpt, err, err_len);
+    if (rc == 0) lm_info("teacher: parameters from %s", ckpt);
     if (rc == 1) snprintf(err, err_len, "teacher.kind = model: no checkpoint in %s/ckpt (the teacher's "
                           "parameters; set teacher.config to the teacher's config)", cfg_str(cfg, "run.dir"));
     SampleConfig *s = &tm->sc;

@@ -4,6 +4,7 @@
 #include "lemma/ckpt.h"
 #include "lemma/dist.h"
 #include "lemma/sample.h"
+#include "lemma/train.h"
 #include "lemma/util.h"
 
 #include <cJSON.h>
@@ -76,38 +77,6 @@ void sample_options_free(SampleOptions *o) {
 
 // OpenMP threads per rank: run.threads, else OMP_NUM_THREADS, else the node's cores shared
 // among its ranks (as 'lemma train').
-static int sample_threads(const Config *cfg) {
-    int t = (int)cfg_int(cfg, "run.threads");
-    if (t > 0) return t;
-    if (getenv("OMP_NUM_THREADS")) return omp_get_max_threads();
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    t = (int)(cores / (dist.local_size > 0 ? dist.local_size : 1));
-    return t < 1 ? 1 : t;
-}
-
-// The parameters of the newest loadable checkpoint in run_dir (collective): 0 loaded (path
-// filled), 1 none, -1 error (err).
-static int sample_load_params(Model *m, const char *run_dir, char *path, size_t path_len,
-                              char *err, size_t err_len) {
-    const ParamLayout *pl = &m->layout;
-    float *h = lm_malloc(pl->n_params * sizeof(float));
-    CkptTensor *t = lm_calloc((size_t)pl->n_views, sizeof(CkptTensor));
-    for (int i = 0; i < pl->n_views; i++) {
-        const ParamView *v = &pl->views[i];
-        t[i].group = "model/params", t[i].name = v->name, t[i].ndim = v->ndim;
-        t[i].shape[0] = v->shape[0], t[i].shape[1] = v->ndim == 2 ? v->shape[1] : 0;
-        t[i].lo = 0, t[i].hi = v->numel, t[i].data = h + v->offset;
-    }
-    CkptMeta meta;
-    int rc = ckpt_load_latest(run_dir, &meta, t, pl->n_views, path, path_len, err, err_len);
-    if (rc == 0) {
-        model_set_params(m, h);
-        ckpt_meta_free(&meta);
-    }
-    free(t);
-    free(h);
-    return rc;
-}
 
 // ---------------------------------------------------------------------------
 // report
@@ -127,13 +96,6 @@ static void sample_report(const SampleOptions *o, const SampleSummary *s) {
             "(%ld problems)", greedy, s->mean_accuracy, s->correct, s->samples, s->pass_at_1,
             o->k, s->pass_at_k, s->sampled);
     lm_info("sample: wrote %s/samples.jsonl%s", o->run_dir, o->greedy ? " and greedy.jsonl" : "");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", o->run_dir);
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        lm_warn("cannot append to %s", path);
-        return;
-    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "phase", "sample");
     cJSON_AddNumberToObject(j, "problems", (double)s->problems);
@@ -147,9 +109,7 @@ static void sample_report(const SampleOptions *o, const SampleSummary *s) {
     cJSON_AddNumberToObject(j, "tokens", (double)s->tokens);
     cJSON_AddNumberToObject(j, "tokens_per_s", s->tokens / (s->seconds > 0 ? s->seconds : 1e-9));
     cJSON_AddNumberToObject(j, "elapsed", s->seconds);
-    lm_jsonl_write(f, j);
-    cJSON_Delete(j);
-    fclose(f);
+    lm_metrics_append(o->run_dir, j);
 }
 
 // ---------------------------------------------------------------------------
@@ -161,11 +121,11 @@ static int sample_run(const Config *cfg, const SampleOptions *o) {
     ModelConfig mc;
     model_config_from(&mc, cfg, tok.vocab);
     Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 sample_threads(cfg), dist.local_rank);
+                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")), dist.local_rank);
     Model m;
     model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
     char path[4096], err[1024];
-    int rc = sample_load_params(&m, o->run_dir, path, sizeof path, err, sizeof err);
+    int rc = train_ckpt_load_params(&m, o->run_dir, path, sizeof path, err, sizeof err);
     if (rc == 0) lm_info("lemma sample: parameters from %s", path);
     else if (rc == 1 && dist.rank == 0)
         lm_warn("no checkpoint in %s/ckpt: sampling from a randomly initialised model", o->run_dir);

@@ -115,3 +115,18 @@ int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path,
     host_free(&h);
     return rc;
 }
+
+int train_ckpt_load_params(Model *m, const char *run_dir, char *path, size_t path_len, char *err,
+                           size_t err_len) {
+    const ParamLayout *pl = &m->layout;
+    float *host = lm_malloc(pl->n_params * sizeof(float));
+    CkptTensor *t = lm_calloc((size_t)pl->n_views, sizeof(CkptTensor));
+    for (int i = 0; i < pl->n_views; i++)
+        add_tensor(&t[i], "model/params", &pl->views[i], 0, pl->views[i].numel,
+                   host + pl->views[i].offset);
+    int rc = ckpt_load_latest(run_dir, NULL, t, pl->n_views, path, path_len, err, err_len);
+    if (rc == 0) model_set_params(m, host);
+    free(t);
+    free(host);
+    return rc;
+}

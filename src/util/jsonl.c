@@ -134,3 +134,12 @@ void lm_jsonl_write(FILE *f, const cJSON *obj) {
     cJSON_free(s);
     if (bad) lm_fatal("cannot write JSONL line: %s", strerror(err));
 }
+
+void lm_metrics_append(const char *run_dir, cJSON *obj) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    FILE *f = fopen(path, "a");
+    if (!f) lm_warn("cannot append to %s: %s", path, strerror(errno));
+    else lm_jsonl_write(f, obj), fclose(f);
+    cJSON_Delete(obj);
+}
