@@ -31,6 +31,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (analysis/common.py: the metrics.jsonl reader)
+
 
 def newest_checkpoint(run_dir):
     cdir = os.path.join(run_dir, "ckpt")
@@ -75,16 +78,8 @@ def count_params(ckpt, lemma):
 
 def final_loss(run_dir, last):
     """(mean loss of the last `last` steps of the last phase that logged losses, phase, step)."""
-    rows = []
-    with open(os.path.join(run_dir, "metrics.jsonl"), errors="replace") as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(r, dict) and isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"]) \
-                    and not r.get("skipped"):
-                rows.append(r)
+    rows = [r for r in common.read_metrics(os.path.join(run_dir, "metrics.jsonl"))
+            if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"]) and not r.get("skipped")]
     if not rows:
         raise ValueError("no losses in metrics.jsonl")
     phase = rows[-1].get("phase")
