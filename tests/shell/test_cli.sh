@@ -11,7 +11,11 @@ expect_fail unknown_command 2 "unknown command 'frobnicate'" "$LEMMA" frobnicate
 expect_fail missing_config_arg 2 'missing CONFIG' "$LEMMA" train
 expect_fail missing_config_file 2 "cannot read config '$TMP/nope.cfg'" "$LEMMA" train "$TMP/nope.cfg"
 expect_fail unknown_option 2 "unknown option '--bogus'" "$LEMMA" config configs/tiny.cfg --bogus
-expect_fail not_implemented 2 "'eval' is not implemented yet" "$LEMMA" eval configs/tiny.cfg
+# A command --help marks as not implemented (while there is one) says so and exits 2.
+ni=$("$LEMMA" --help | awk '/\(not implemented yet\)/ {print $1; exit}')
+if [[ -n $ni ]]; then
+    expect_fail not_implemented 2 "'$ni' is not implemented yet" "$LEMMA" "$ni" configs/tiny.cfg
+fi
 
 printf '# a typo on line 3\ntrian = {\n  lr = 1;\n};\n' >"$TMP/typo.cfg"
 expect_fail typo_key 2 "typo.cfg:3: unknown key 'trian.lr' \(did you mean 'train.lr'\?\)" \
