@@ -4,8 +4,10 @@
 #include "lemma/ckpt.h"
 #include "lemma/config.h"
 #include "lemma/dist.h"
+#include "lemma/eval.h"
 #include "lemma/lemma.h"
 #include "lemma/model.h"
+#include "lemma/pipeline.h"
 #include "lemma/sample.h"
 #include "lemma/tasks.h"
 #include "lemma/train.h"
@@ -35,11 +37,11 @@ static int cmd_train(const Config *cfg, const char *input, int argc, char **argv
 static int cmd_config(const Config *cfg, const char *input, int argc, char **argv);
 
 static const Command commands[] = {
-    {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", NULL},
+    {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", pipeline_cmd},
     {"train", "CONFIG", "data-parallel training with checkpoints and resume", cmd_train},
     {"sample", "CONFIG", "sample and grade solutions, data-parallel", sample_cmd},
     {"build", "CONFIG", "build reflection data from graded samples", build_cmd},
-    {"eval", "CONFIG", "evaluate accuracy and error types", NULL},
+    {"eval", "CONFIG", "evaluate accuracy and error types", eval_cmd},
     {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
     {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
     {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
@@ -118,35 +120,6 @@ static int unknown_option(const char *cmd, const char *opt) {
 }
 
 
-// Training records: train.data (JSONL records), else chain-of-thought records of the problems
-// in data.train, else of data.train_size built-in training problems.
-static int train_load_data(TrainData *d, const Config *cfg, const Tokenizer *tok, char *err,
-                           size_t err_len) {
-    const char *records = cfg_str(cfg, "train.data"), *problems = cfg_str(cfg, "data.train");
-    double max_bad = cfg_float(cfg, "data.max_bad_frac");
-    if (records[0]) return train_data_load(d, tok, records, max_bad, err, err_len);
-    if (problems[0]) {
-        TaskSet set;
-        int rc = tasks_load(problems, max_bad, &set, err, err_len);
-        for (long i = 0; rc == 0 && i < set.n; i++) {
-            if (!set.items[i].solution) continue;
-            char *prompt = tasks_prompt(set.items[i].question);
-            train_data_add(d, tok, prompt, set.items[i].solution);
-            free(prompt);
-        }
-        if (rc == 0) tasks_set_free(&set);
-        return rc;
-    }
-    GenParams gp;
-    if (gen_params_from_config(&gp, cfg, err, err_len) != 0) return 2;
-    if (train_data_generate(d, tok, &gp, (long)cfg_int(cfg, "data.train_size")) != 0) {
-        snprintf(err, err_len, "%s: the task generator could not draw problems with these "
-                 "tasks.* settings", cfg->path);
-        return 2;
-    }
-    return 0;
-}
-
 // After training: greedy answers to the first n built-in test problems (rank 0).
 static void train_show(Model *m, const Tokenizer *tok, const Config *cfg, int n) {
     GenParams gp;
@@ -188,7 +161,7 @@ static int cmd_train(const Config *cfg, const char *input, int argc, char **argv
     tokenizer_from_config(&tok, cfg);
     TrainData d;
     train_data_init(&d, o.seq_len);
-    if (train_load_data(&d, cfg, &tok, err, sizeof err) != 0) {
+    if (train_data_from_config(&d, cfg, &tok, cfg_str(cfg, "train.data"), err, sizeof err) != 0) {
         if (dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
         train_data_free(&d);
         tokenizer_free(&tok);

@@ -178,6 +178,9 @@ float adamw_clip_scale(double norm, float clip);
 void model_set_opt_range(Model *m, size_t lo, size_t hi);
 // Allocates zeroed AdamW moments for the optimizer range (done by the first update).
 void model_alloc_moments(Model *m);
+// Forgets the optimizer: frees the moments and the range (a new training phase starts
+// from the parameters alone, e.g. fine-tuning after pretraining in the same process).
+void model_reset_optimizer(Model *m);
 // AdamW step t (>= 1) on the optimizer range with the gradients multiplied by gscale (which
 // includes any clipping).
 void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);

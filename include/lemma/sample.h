@@ -181,6 +181,10 @@ char *sample_utf8_clean(const char *text, size_t n);
 // 1 - C(n-c, k) / C(n, k); needs k <= n.
 double sample_pass_at_k(int n, int c, int k);
 
+// Rank 0: the figures of a finished sampling phase as log lines and one line in
+// RUN_DIR/metrics.jsonl.
+void sample_report(const SampleOptions *o, const SampleSummary *s);
+
 // `lemma sample CONFIG`: the model from the newest checkpoint in run.dir (else a fresh one,
 // with a warning), then sample_phase. Exit 0, 1 on failure, 2 on bad input.
 int sample_cmd(const Config *cfg, const char *input, int argc, char **argv);

@@ -75,6 +75,16 @@ int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const
 // Training records {prompt, response, ...} from JSONL; 0, or 2 with err filled.
 int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
                     char *err, size_t err_len);
+// The same, only records whose `kind` is one of kinds[0..n_kinds) (n_kinds 0: all records).
+// *n_kept (may be NULL) gets the records added.
+int train_data_load_kinds(TrainData *d, const Tokenizer *tok, const char *path,
+                          const char *const *kinds, int n_kinds, double max_bad, long *n_kept,
+                          char *err, size_t err_len);
+// Training records as the config says: `records` (a JSONL file of records) when not empty,
+// else chain-of-thought records of the problems in data.train, else of data.train_size
+// built-in training problems. 0, or 2 with err filled.
+int train_data_from_config(TrainData *d, const Config *cfg, const Tokenizer *tok,
+                           const char *records, char *err, size_t err_len);
 // Chain-of-thought records of the built-in train problems 0 .. n-1 (prompt: tasks_prompt of
 // the question, response: the solution); -1 when the generator fails.
 int train_data_generate(TrainData *d, const Tokenizer *tok, const GenParams *gp, long n);
@@ -106,9 +116,11 @@ typedef struct {
     double deadline;         // lm_now() value at which to checkpoint and stop; 0: none
     uint64_t seed;
     const char *run_dir, *phase, *config_text;
+    const char *ckpt_dir;    // checkpoints in CKPT_DIR/ckpt (run_dir, or RUN_DIR/<phase> in the pipeline)
 } TrainOptions;
 
-// The train.*, ckpt.*, log.* and run.* keys; the deadline from run.time_limit or Slurm's end
+// The train.*, ckpt.*, log.* and run.* keys (for phase "pretrain" or "finetune", a nonzero
+// <phase>.steps, .lr, .batch_tokens replaces the train.* value); the deadline from run.time_limit or Slurm's end
 // time (SLURM_JOB_END_TIME), minus run.stop_margin. 0, or 2 with err filled.
 int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, char *err,
                        size_t err_len);

@@ -72,6 +72,11 @@ const CfgEntry cfg_schema[] = {
     // pipeline
     {"pipeline.phases", CFG_LIST, "pretrain,sample,build,finetune,eval", NO_RANGE,
      "pretrain|sample|build|finetune|eval", "phases run by 'lemma run', in order"},
+    {"pipeline.base_run", CFG_STRING, "", NO_RANGE, NULL,
+     "a finished run directory whose base model (pretrain/ckpt) and built data (data/train.jsonl) "
+     "this run uses for the phases it does not run itself: one base, several fine-tunings"},
+    {"pipeline.eval_base", CFG_BOOL, "true", NO_RANGE, NULL,
+     "the eval phase also evaluates the base model (into eval/base/), for the before/after table"},
 
     // sample
     {"sample.k", CFG_INT, "4", 1, 100000, NULL, "samples per training question"},
@@ -175,12 +180,37 @@ const CfgEntry cfg_schema[] = {
     {"train.max_nan_skips", CFG_INT, "5", 0, 1e9, NULL,
      "updates skipped in a row for NaN/Inf loss or gradients before the run aborts"},
 
+    // pretrain (0 or empty: the train.* value)
+    {"pretrain.steps", CFG_INT, "0", 0, 1e12, NULL, "pretraining optimizer steps (0: train.steps)"},
+    {"pretrain.lr", CFG_FLOAT, "0", 0, 10, NULL, "pretraining peak learning rate (0: train.lr)"},
+    {"pretrain.batch_tokens", CFG_INT, "0", 0, 1e12, NULL,
+     "pretraining global batch in tokens (0: train.batch_tokens)"},
+    {"pretrain.data", CFG_STRING, "", NO_RANGE, NULL,
+     "pretraining records (JSONL with prompt and response); empty: train.data, else "
+     "chain-of-thought records of the training problems"},
+    {"pretrain.extra", CFG_LIST, "", NO_RANGE, NULL,
+     "more record files (JSONL) mixed into pretraining, e.g. another run's data/train.jsonl "
+     "(reflection or retry data in pretraining)"},
+
     // finetune
     {"finetune.data", CFG_ENUM, "lemma", NO_RANGE, "lemma|sft|rft|lema|retry",
-     "fine-tuning data: LEMMA reflection data or a baseline"},
+     "fine-tuning records taken from the built data: lemma (cot, lemma_fix, lemma_restart), "
+     "sft (cot only, same steps and batch: matched tokens), rft (cot, rft), lema (cot, "
+     "lema_correction), retry (cot, retry)"},
+    {"finetune.steps", CFG_INT, "0", 0, 1e12, NULL, "fine-tuning optimizer steps (0: train.steps)"},
+    {"finetune.lr", CFG_FLOAT, "0", 0, 10, NULL, "fine-tuning peak learning rate (0: train.lr)"},
+    {"finetune.batch_tokens", CFG_INT, "0", 0, 1e12, NULL,
+     "fine-tuning global batch in tokens (0: train.batch_tokens)"},
 
     // eval
-    {"eval.splits", CFG_LIST, "test,ood", NO_RANGE, "test|ood", "built-in splits evaluated"},
+    {"eval.splits", CFG_LIST, "test,ood", NO_RANGE, "test|ood",
+     "built-in splits evaluated (test reads data.test when it is set)"},
+    {"eval.data", CFG_LIST, "", NO_RANGE, NULL,
+     "extra problem sets (JSONL), each a split named after its file (NAME.jsonl: NAME)"},
+    {"eval.problems", CFG_INT, "200", 0, 16777216, NULL,
+     "problems per split: the first N (0: all of a JSONL set; a built-in split needs N > 0)"},
+    {"eval.max_new_tokens", CFG_INT, "256", 1, 1048576, NULL, "longest completion"},
+    {"eval.batch", CFG_INT, "64", 1, 65536, NULL, "sequences decoded together per rank"},
 
     // ckpt
     {"ckpt.every", CFG_INT, "500", 0, 1e12, NULL,

@@ -27,6 +27,13 @@ void model_set_opt_range(Model *m, size_t lo, size_t hi) {
     m->opt_range_set = 1;
 }
 
+void model_reset_optimizer(Model *m) {
+    if (m->m) m->be->free(m->be, m->m);
+    if (m->v) m->be->free(m->be, m->v);
+    m->m = m->v = NULL;
+    m->opt_lo = 0, m->opt_hi = m->layout.n_params, m->opt_range_set = 0;
+}
+
 void model_alloc_moments(Model *m) {
     if (m->m) return;
     Backend *be = m->be;

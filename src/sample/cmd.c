@@ -81,7 +81,7 @@ void sample_options_free(SampleOptions *o) {
 // ---------------------------------------------------------------------------
 // report
 
-static void sample_report(const SampleOptions *o, const SampleSummary *s) {
+void sample_report(const SampleOptions *o, const SampleSummary *s) {
     if (dist.rank != 0) return;
     lm_info("sample: %ld tokens generated in %.1fs (%.0f tok/s)", s->tokens, s->seconds,
             s->tokens / (s->seconds > 0 ? s->seconds : 1e-9));

@@ -56,23 +56,66 @@ int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const
     return 0;
 }
 
-int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
-                    char *err, size_t err_len) {
+static int kind_wanted(const cJSON *o, const char *const *kinds, int n_kinds) {
+    if (n_kinds == 0) return 1;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    for (int i = 0; cJSON_IsString(k) && i < n_kinds; i++)
+        if (strcmp(k->valuestring, kinds[i]) == 0) return 1;
+    return 0;
+}
+
+int train_data_load_kinds(TrainData *d, const Tokenizer *tok, const char *path,
+                          const char *const *kinds, int n_kinds, double max_bad, long *n_kept,
+                          char *err, size_t err_len) {
     LmJsonlReader r;
     if (tasks_open(&r, path, err, err_len) != 0) return 2;
+    long kept = 0;
     cJSON *o;
     while ((o = tasks_next_record(&r))) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "response");
         if (!cJSON_IsString(p) || !cJSON_IsString(s))
             tasks_bad_line(&r, "a training record needs string fields prompt and response");
-        else
-            train_data_add(d, tok, p->valuestring, s->valuestring);
+        else if (kind_wanted(o, kinds, n_kinds))
+            train_data_add(d, tok, p->valuestring, s->valuestring), kept++;
         cJSON_Delete(o);
     }
     int rc = tasks_bad_check(&r, max_bad, err, err_len);
     lm_jsonl_close(&r);
+    if (n_kept) *n_kept = kept;
     return rc;
+}
+
+int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
+                    char *err, size_t err_len) {
+    return train_data_load_kinds(d, tok, path, NULL, 0, max_bad, NULL, err, err_len);
+}
+
+int train_data_from_config(TrainData *d, const Config *cfg, const Tokenizer *tok,
+                           const char *records, char *err, size_t err_len) {
+    const char *problems = cfg_str(cfg, "data.train");
+    double max_bad = cfg_float(cfg, "data.max_bad_frac");
+    if (records && records[0]) return train_data_load(d, tok, records, max_bad, err, err_len);
+    if (problems[0]) {
+        TaskSet set;
+        int rc = tasks_load(problems, max_bad, &set, err, err_len);
+        for (long i = 0; rc == 0 && i < set.n; i++) {
+            if (!set.items[i].solution) continue;
+            char *prompt = tasks_prompt(set.items[i].question);
+            train_data_add(d, tok, prompt, set.items[i].solution);
+            free(prompt);
+        }
+        if (rc == 0) tasks_set_free(&set);
+        return rc;
+    }
+    GenParams gp;
+    if (gen_params_from_config(&gp, cfg, err, err_len) != 0) return 2;
+    if (train_data_generate(d, tok, &gp, (long)cfg_int(cfg, "data.train_size")) != 0) {
+        snprintf(err, err_len, "%s: the task generator could not draw problems with these "
+                 "tasks.* settings", cfg->path);
+        return 2;
+    }
+    return 0;
 }
 
 int train_data_generate(TrainData *d, const Tokenizer *tok, const GenParams *gp, long n) {

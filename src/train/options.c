@@ -53,6 +53,18 @@ static int time_left(const Config *cfg, double *left, char *err, size_t err_len)
     return 0;
 }
 
+// A nonzero <phase>.steps, .lr or .batch_tokens replaces the train.* value.
+static void phase_overrides(TrainOptions *o, const Config *cfg, const char *phase) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.steps", phase);
+    if (cfg_int(cfg, key) > 0) o->steps = (int)cfg_int(cfg, key);
+    snprintf(key, sizeof key, "%s.lr", phase);
+    if (cfg_float(cfg, key) > 0) o->lr = o->adamw.lr = (float)cfg_float(cfg, key);
+    snprintf(key, sizeof key, "%s.batch_tokens", phase);
+    if (cfg_int(cfg, key) > 0) o->batch_tokens = (long)cfg_int(cfg, key);
+    o->warmup = (int)(cfg_float(cfg, "train.warmup_frac") * o->steps);
+}
+
 int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, char *err,
                        size_t err_len) {
     memset(o, 0, sizeof *o);
@@ -79,6 +91,8 @@ int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, ch
     o->run_dir = cfg_str(cfg, "run.dir");
     o->phase = phase;
     o->config_text = cfg->text;
+    o->ckpt_dir = o->run_dir;
+    if (!strcmp(phase, "pretrain") || !strcmp(phase, "finetune")) phase_overrides(o, cfg, phase);
     if (o->seq_len > cfg_int(cfg, "model.max_seq")) {
         snprintf(err, err_len, "%s: train.seq_len = %d exceeds model.max_seq = %ld", cfg->path,
                  o->seq_len, (long)cfg_int(cfg, "model.max_seq"));

@@ -213,7 +213,7 @@ static int trainer_checkpoint(Trainer *t) {
     meta.config_text = o->config_text;
     char err[1024];
     double t0 = lm_now();
-    if (train_ckpt_save(t->m, o->run_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
+    if (train_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
         if (dist.rank == 0) lm_warn("checkpoint at step %ld failed: %s", t->step, err);
         return -1;
     }
@@ -291,7 +291,7 @@ static int trainer_resume(Trainer *t, char *err, size_t err_len) {
     if (o->resume) {
         CkptMeta meta = {0};
         char path[4096];
-        int rc = train_ckpt_resume(t->m, o->run_dir, &meta, path, sizeof path, err, err_len);
+        int rc = train_ckpt_resume(t->m, o->ckpt_dir, &meta, path, sizeof path, err, err_len);
         if (rc < 0) return -1;
         if (rc == 0) {
             t->step = meta.step, t->tokens = meta.tokens, t->epoch = meta.epoch;
