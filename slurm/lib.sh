@@ -5,8 +5,9 @@
 # script itself. docs/slurm.md describes the whole.
 #
 # Settings (environment variables; sbatch passes the submitting shell's environment):
-#   LEMMA_CMD           the lemma command the job runs: `train` today; it becomes `run` (the
-#                       one-job pipeline) once that exists. One word, one place to change.
+#   LEMMA_CMD           the lemma command the job runs: `run` (default: the one-job pipeline,
+#                       pretrain to eval, with RUN_DIR/manifest.json) or `train` (training
+#                       only, as `lemma train`). One word, one place to change the default.
 #   LEMMA               the binary (default: $LEMMA_HOME/build/lemma)
 #   LEMMA_HOME          the lemma checkout (default: found from the submitted script's path)
 #   LEMMA_LAUNCHER      srun (default) or mpirun
@@ -17,11 +18,13 @@
 #   LEMMA_MAX_RESTARTS  no requeue after this many restarts of the job (default 50)
 #   LEMMA_CHAIN         set by slurm/overnight.sh: no self-requeue; the next job of the chain
 #                       resumes the run; the job that completes the run cancels the rest
-#   LEMMA_STRIPE_COUNT, LEMMA_STRIPE_SIZE   Lustre striping of RUN_DIR/ckpt when it is on
-#                       Lustre and `lfs` exists (default 8 and 4M; LEMMA_STRIPE_COUNT=0: leave it)
+#   LEMMA_STRIPE_COUNT, LEMMA_STRIPE_SIZE   Lustre striping of the checkpoint directories
+#                       (RUN_DIR/pretrain/ckpt and RUN_DIR/finetune/ckpt for `run`, RUN_DIR/ckpt
+#                       for `train`) when RUN_DIR is on Lustre and `lfs` exists (default 8 and
+#                       4M; LEMMA_STRIPE_COUNT=0: leave them)
 #   HDF5_USE_FILE_LOCKING   FALSE unless set (see lemma_env)
 
-: "${LEMMA_CMD:=train}"   # becomes `run` with the one-job pipeline (issue 8): change only this line
+: "${LEMMA_CMD:=run}"   # the default command (sweep.sbatch sets train first): change only this line
 
 lemma_log() { printf '[lemma-slurm %s] %s\n' "$(date '+%F %T')" "$*"; }
 lemma_die() { lemma_log "error: $1"; exit "${2:-1}"; }
@@ -77,6 +80,9 @@ lemma_resolve() {
     fi
     rm -f "$LEMMA_DUMP.err"
     RUN_DIR=$(cfg_get "$LEMMA_DUMP" run.dir)
+    # pipeline.phases, as words: [ "pretrain", "sample" ] -> pretrain sample
+    LEMMA_PHASES=$(cfg_get "$LEMMA_DUMP" pipeline.phases | tr -d '[]",' | xargs)
+    : "${LEMMA_PHASES:=pretrain sample build finetune eval}"
     [[ -n $RUN_DIR ]] || lemma_die "no run.dir in the effective config of $config" 2
     mkdir -p "$RUN_DIR" || lemma_die "cannot create the run directory $RUN_DIR"
     RUN_DIR=$(cd "$RUN_DIR" && pwd)
@@ -120,13 +126,18 @@ lemma_env() {
             export SLURM_JOB_END_TIME=$end
         fi
     fi
-    # Checkpoints of big models on Lustre: stripe the directory over several OSTs (new files
-    # inherit it). Only when the run directory is on Lustre, and only once.
+    # Checkpoints of big models on Lustre: stripe the checkpoint directories over several OSTs
+    # (new files inherit it). Only when the run directory is on Lustre, and only once each.
     if [[ ${LEMMA_STRIPE_COUNT:-8} != 0 ]] && command -v lfs >/dev/null 2>&1 &&
-       [[ $(stat -f -c %T "$RUN_DIR" 2>/dev/null) == lustre ]] && [[ ! -d $RUN_DIR/ckpt ]]; then
-        mkdir -p "$RUN_DIR/ckpt"
-        lfs setstripe -c "${LEMMA_STRIPE_COUNT:-8}" -S "${LEMMA_STRIPE_SIZE:-4M}" "$RUN_DIR/ckpt" &&
-            lemma_log "Lustre: $RUN_DIR/ckpt striped over ${LEMMA_STRIPE_COUNT:-8} OSTs, ${LEMMA_STRIPE_SIZE:-4M} stripes"
+       [[ $(stat -f -c %T "$RUN_DIR" 2>/dev/null) == lustre ]]; then
+        local d dirs=("$RUN_DIR/ckpt")
+        [[ $LEMMA_CMD == run ]] && dirs=("$RUN_DIR/pretrain/ckpt" "$RUN_DIR/finetune/ckpt")
+        for d in "${dirs[@]}"; do
+            [[ -d $d ]] && continue
+            mkdir -p "$d"
+            lfs setstripe -c "${LEMMA_STRIPE_COUNT:-8}" -S "${LEMMA_STRIPE_SIZE:-4M}" "$d" &&
+                lemma_log "Lustre: $d striped over ${LEMMA_STRIPE_COUNT:-8} OSTs, ${LEMMA_STRIPE_SIZE:-4M} stripes"
+        done
     fi
 }
 
@@ -168,8 +179,9 @@ lemma_launch() {
                  -x SLURM_JOB_END_TIME "$LEMMA" "$LEMMA_CMD" "$@") ;;
         *) lemma_die "LEMMA_LAUNCHER must be srun or mpirun, not '$launcher'" 2 ;;
     esac
+    LEMMA_NOT_STARTED=""
     if [[ -n $LEMMA_SIGNALLED ]]; then
-        lemma_log "signalled before the start: not starting"; LEMMA_RC=0; return
+        lemma_log "signalled before the start: not starting"; LEMMA_RC=0 LEMMA_NOT_STARTED=1; return
     fi
     lemma_log "start: ${cmd[*]}"
     "${cmd[@]}" </dev/null &
@@ -186,16 +198,31 @@ lemma_launch() {
     LEMMA_RC=$rc
 }
 
+# lemma_phases_left: the phases of pipeline.phases (LEMMA_PHASES) that RUN_DIR/manifest.json
+# does not list as finished, space-separated; empty when the pipeline is complete.
+lemma_phases_left() {
+    local p todo=()
+    for p in $LEMMA_PHASES; do
+        grep -Eq "\"$p\"[[:space:]]*:" "$RUN_DIR/manifest.json" 2>/dev/null || todo+=("$p")
+    done
+    echo "${todo[*]}"
+}
+
 # How the attempt ended, from lemma's contract: exit 0 after a checkpoint that a signal or
 # the time limit caused means "stopped early: resume me"; exit 0 otherwise means complete.
-# lemma says which in its log ("...: stopping after step N because a signal (SIGTERM or
-# SIGUSR1) was received; resume by running the same command", "... because the time limit
-# is near", "... because train.stop_after was reached"); RUN_DIR/STOPPED, when lemma writes
-# it, says the same in a file ("REASON STEP" on one line: signal, time_limit, stop_after).
-# Sets LEMMA_OUTCOME to complete, resume (signal or time limit), stopped (the user's
-# stop_after) or failed.
+#   - `lemma run`: complete exactly when manifest.json lists every phase of pipeline.phases
+#     (a finished run directory, where lemma says "nothing to do", is complete too);
+#     otherwise the log of this attempt says why it stopped: a training phase's "stopping
+#     after step N because ...", or the pipeline's "stopped early (a signal or the time
+#     limit)" / "stopping before PHASE (a signal or the time limit)".
+#   - `lemma train`: complete unless its log says "...: stopping after step N because a
+#     signal (SIGTERM or SIGUSR1) was received" (or "the time limit is near", or
+#     "train.stop_after was reached").
+# RUN_DIR/STOPPED, when lemma writes it, says the same in a file ("REASON STEP" on one line:
+# signal, time_limit, stop_after). Sets LEMMA_OUTCOME to complete, resume (signal or time
+# limit), stopped (the user's stop_after) or failed, and LEMMA_STOP_REASON.
 lemma_outcome() { # LOG_OFFSET: where this attempt's output starts in LEMMA_LOG
-    local off=$1 reason=""
+    local off=$1 reason="" left=""
     LEMMA_STOP_REASON=""
     if ((LEMMA_RC != 0)); then
         # Ended by a signal we passed on, or by Slurm at the limit (SIGTERM, then SIGKILL):
@@ -204,23 +231,39 @@ lemma_outcome() { # LOG_OFFSET: where this attempt's output starts in LEMMA_LOG
         else LEMMA_OUTCOME=failed; fi
         return
     fi
+    if [[ -n ${LEMMA_NOT_STARTED:-} ]]; then LEMMA_OUTCOME=resume LEMMA_STOP_REASON=signal; return; fi
+    if [[ $LEMMA_CMD == run ]]; then
+        left=$(lemma_phases_left)
+        if [[ -z $left ]]; then LEMMA_OUTCOME=complete; return; fi
+    fi
     if [[ -s $RUN_DIR/STOPPED ]]; then
         reason=$(awk '{print $1; exit}' "$RUN_DIR/STOPPED")
     else
-        local line
-        line=$(tail -c +$((off + 1)) "$LEMMA_LOG" | grep -E 'stopping after .* because ' | tail -1)
+        # A training phase's own line first: `run` follows it with its generic line, which
+        # also follows train.stop_after.
+        local line attempt
+        attempt=$(tail -c +$((off + 1)) "$LEMMA_LOG")
+        line=$(grep -E 'stopping after .* because ' <<<"$attempt" | tail -1)
+        [[ -n $line ]] || line=$(grep -E '(stopped early|stopping before .*) \(a signal or the time limit\)' <<<"$attempt" | tail -1)
         case $line in
             *"because a signal"*) reason=signal ;;
             *"because the time limit"*) reason=time_limit ;;
+            *"a signal or the time limit"*) if [[ -n $LEMMA_SIGNALLED ]]; then reason=signal; else reason=time_limit; fi ;;
             *"because "*) reason=stop_after ;;
         esac
+    fi
+    if [[ -z $reason && -n $left ]]; then
+        # `run` exited 0 with phases left and no word of why: resume after our own signal,
+        # otherwise something is wrong, and running it again would not help.
+        if [[ -n $LEMMA_SIGNALLED ]]; then reason=signal
+        else LEMMA_OUTCOME=failed LEMMA_STOP_REASON="exit status 0 but phases not finished: $left"; return; fi
     fi
     case $reason in
         "") LEMMA_OUTCOME=complete ;;
         signal | time_limit) LEMMA_OUTCOME=resume ;;
         *) LEMMA_OUTCOME=stopped ;;
     esac
-    LEMMA_STOP_REASON=$reason
+    LEMMA_STOP_REASON=$reason${left:+; phases left: $left}
 }
 
 # lemma_cancel_rest_of_chain WHY: the job that completes a chain (or fails for good) cancels
@@ -246,11 +289,15 @@ lemma_job() {
     lemma_log_to_run_dir
     local restarts=${SLURM_RESTART_COUNT:-0}
     lemma_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)} on ${SLURM_JOB_NODELIST:-$(hostname)}: ${SLURM_NTASKS:-${LEMMA_NTASKS:-1}} tasks, ${SLURM_CPUS_PER_TASK:-1} CPUs each, restart $restarts; lemma $LEMMA_CMD $config; run directory $RUN_DIR"
+    if [[ $LEMMA_CMD == run ]]; then
+        local left; left=$(lemma_phases_left)
+        lemma_log "pipeline.phases: $LEMMA_PHASES; ${left:+to run: $left}${left:-all finished}"
+    fi
     lemma_env
     cp "$LEMMA_DUMP" "$RUN_DIR/slurm.cfg" 2>/dev/null   # the effective config, for status.sh
     rm -f "$LEMMA_DUMP"
-    printf '%s %s restart=%s tasks=%s nodes=%s start=%s\n' "${SLURM_JOB_ID:-local}" "${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}" \
-        "$restarts" "${SLURM_NTASKS:-1}" "${SLURM_JOB_NODELIST:-$(hostname)}" "$(date +%s)" >>"$RUN_DIR/slurm.jobs"
+    printf '%s %s restart=%s tasks=%s nodes=%s start=%s cmd=%s\n' "${SLURM_JOB_ID:-local}" "${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}" \
+        "$restarts" "${SLURM_NTASKS:-1}" "${SLURM_JOB_NODELIST:-$(hostname)}" "$(date +%s)" "$LEMMA_CMD" >>"$RUN_DIR/slurm.jobs"
     local off; off=$(stat -c %s "$LEMMA_LOG" 2>/dev/null || echo 0)
     local t0=$SECONDS
     lemma_launch "$@"
@@ -265,9 +312,9 @@ lemma_job() {
             lemma_log "stopped as configured ($LEMMA_STOP_REASON); submit again to go on"
             return 0 ;;
         failed)
-            lemma_log "lemma failed (status $LEMMA_RC): not resuming"
+            lemma_log "lemma failed (status $LEMMA_RC${LEMMA_STOP_REASON:+: $LEMMA_STOP_REASON}): not resuming"
             lemma_cancel_rest_of_chain "lemma failed"
-            return "$LEMMA_RC" ;;
+            return $((LEMMA_RC ? LEMMA_RC : 1)) ;;
     esac
     # resume
     if [[ -n ${LEMMA_CHAIN:-} ]]; then

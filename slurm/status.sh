@@ -1,33 +1,41 @@
 #!/bin/bash
 # slurm/status.sh RUN_DIR [--json]: where a run stands: state (with its Slurm job when squeue
-# answers), phase, step of how many, last loss, speed, ETA, the newest checkpoint and the log.
+# answers), pipeline phase, step of how many, last loss, speed, ETA, the newest checkpoint and
+# the log. Works for a `lemma run` directory (the pipeline) and a `lemma train` one.
 #
-#   $ slurm/status.sh runs/micro
-#   run         runs/micro
+#   $ slurm/status.sh runs/micro-pipeline
+#   run         runs/micro-pipeline
 #   state       running: job 4 on vm for 0:07 (restart 1)
-#   phase       train
-#   step        52 / 80 (65.0%)
-#   loss        2.9627 (step 53), mean of the last 10 steps 3.0103
+#   phase       finetune (4 of 5; done: pretrain sample build; next: eval)
+#   step        52 / 80 (65.0%) of finetune
+#   loss        2.9627 (step 52), mean of the last 10 steps 3.0103
 #   speed       0.062 s/step, 41.3k tokens/s
-#   ETA         2s (08:29:40)
-#   checkpoint  step_00000012.h5 (1m 02s ago)
-#   log         runs/micro/slurm-4.out
+#   ETA         2s (08:29:40) for finetune; then eval
+#   checkpoint  finetune/ckpt/step_00000050.h5 (1m 02s ago)
+#   log         runs/micro-pipeline/slurm-4.out
 #
-# The step and loss come from RUN_DIR/metrics.jsonl; the total steps from the metrics
-# ("steps"), else from the effective config the batch scripts saved (RUN_DIR/slurm.cfg:
-# PHASE.steps, then train.steps), else from the newest progress line ("step N/M") of the log.
-# The ETA is for the running phase: steps left times the mean step time of the last 20 steps.
+# Pipeline runs (RUN_DIR/manifest.json or RUN_DIR/config.cfg, which `lemma run` writes): the
+# phases are pipeline.phases of RUN_DIR/config.cfg; the done ones are those manifest.json
+# lists, the current one is the first listed phase not done. Step and loss are those of the
+# current training phase (pretrain or finetune; during sample, build or eval: the last one
+# that trained), from RUN_DIR/metrics.jsonl; its total steps from the config (PHASE.steps,
+# else train.steps). The ETA is for the current phase: steps left times the mean step time of
+# the last 20 steps, or for sample and eval the estimate of their newest progress line in the
+# log. When eval is done, the test/ood accuracies (base -> final) are shown.
+# `lemma train` runs: the same from RUN_DIR/metrics.jsonl, RUN_DIR/ckpt and the config the
+# batch scripts saved (RUN_DIR/slurm.cfg), else the newest progress line ("step N/M") of the log.
 # --json prints the same as one JSON object. Exit status 0, or 2 when RUN_DIR has no run.
 set -uo pipefail
-[[ $# -ge 1 && $1 != -h && $1 != --help ]] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 && $1 != -h && $1 != --help ]] || { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 run_dir=${1%/}; json=0; [[ ${2:-} == --json ]] && json=1
 [[ -d $run_dir ]] || { echo "status.sh: no directory $run_dir" >&2; exit 2; }
 
 # Slurm's view of the newest job of this run (RUN_DIR/slurm.jobs: one line per job start).
-job="" jobinfo="" restart=0
+job="" jobinfo="" restart=0 cmd=""
 if [[ -s $run_dir/slurm.jobs ]]; then
     job=$(awk 'END {print $1}' "$run_dir/slurm.jobs")
     restart=$(awk 'END {for (i = 1; i <= NF; i++) if ($i ~ /^restart=/) {sub(/^restart=/, "", $i); print $i}}' "$run_dir/slurm.jobs")
+    cmd=$(awk 'END {for (i = 1; i <= NF; i++) if ($i ~ /^cmd=/) {sub(/^cmd=/, "", $i); print $i}}' "$run_dir/slurm.jobs")
     if [[ $job =~ ^[0-9]+$ ]] && command -v squeue >/dev/null 2>&1; then
         jobinfo=$(squeue -h -j "$job" -o '%T|%M|%N|%r|%S' 2>/dev/null | head -1)
     fi
@@ -35,69 +43,113 @@ fi
 log=$(ls -t "$run_dir"/slurm-*.out 2>/dev/null | head -1)
 
 PYTHON=$(command -v python3 || echo /usr/bin/python3)
-exec "$PYTHON" - "$run_dir" "$json" "$job" "$jobinfo" "$log" "$restart" <<'PY'
+exec "$PYTHON" - "$run_dir" "$json" "$job" "$jobinfo" "$log" "$restart" "$cmd" <<'PY'
 import json, os, re, signal, sys, time
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-run_dir, as_json, job, jobinfo, log, restart = sys.argv[1], sys.argv[2] == "1", *sys.argv[3:7]
+run_dir, as_json, job, jobinfo, log, restart, cmd = sys.argv[1], sys.argv[2] == "1", *sys.argv[3:8]
 out = {"run": run_dir}
+TRAINING = ("pretrain", "finetune", "train")
+ALL_PHASES = ["pretrain", "sample", "build", "finetune", "eval"]
 
+def path(*p):
+    return os.path.join(run_dir, *p)
+
+# A pipeline run (`lemma run`) or a training run (`lemma train`)?
+pipeline = os.path.exists(path("manifest.json")) or os.path.exists(path("config.cfg")) or cmd == "run"
+out["command"] = "run" if pipeline else "train"
+
+# Training rows of metrics.jsonl (sample, build and eval lines have no loss).
 rows = []
-mpath = os.path.join(run_dir, "metrics.jsonl")
-if os.path.exists(mpath):
-    with open(mpath, errors="replace") as f:
+if os.path.exists(path("metrics.jsonl")):
+    with open(path("metrics.jsonl"), errors="replace") as f:
         for line in f:
             try:
                 r = json.loads(line)
             except ValueError:
                 continue  # a line being written
-            if isinstance(r, dict) and "step" in r:
+            if isinstance(r, dict) and "step" in r and "loss" in r and r.get("phase", "train") in TRAINING:
                 rows.append(r)
 
 def cfg_value(key):
-    path = os.path.join(run_dir, "slurm.cfg")
-    if not os.path.exists(path):
-        return None
-    sect, want = None, key.split(".", 1)
-    for line in open(path, errors="replace"):
-        m = re.match(r"^([a-z_]+) = \{", line)
-        if m:
-            sect = m.group(1)
+    """A value of the effective config: RUN_DIR/config.cfg (lemma run), else RUN_DIR/slurm.cfg."""
+    sect_want, key_want = key.split(".", 1)
+    for name in ("config.cfg", "slurm.cfg"):
+        p = path(name)
+        if not os.path.exists(p):
             continue
-        m = re.match(r"^\s+([a-z_]+) = ([^;]*);", line)
-        if m and sect == want[0] and m.group(1) == want[1]:
-            return m.group(2).strip().strip('"')
+        sect = None
+        for line in open(p, errors="replace"):
+            m = re.match(r"^([a-z_]+) = \{", line)
+            if m:
+                sect = m.group(1)
+                continue
+            m = re.match(r"^\s+([a-z_]+) = (\[[^]]*\]|\"[^\"]*\"|[^;]*);", line)
+            if m and sect == sect_want and m.group(1) == key_want:
+                v = m.group(2).strip()
+                if v.startswith("["):
+                    return re.findall(r'"([^"]*)"', v)
+                return v.strip('"')
     return None
 
-def log_total():
+def total_steps(phase):
+    for key in ((phase + ".steps", "train.steps") if phase in ("pretrain", "finetune") else ("train.steps",)):
+        v = cfg_value(key)
+        if isinstance(v, str) and re.fullmatch(r"\d+", v) and int(v) > 0:
+            return int(v)
+    return None
+
+def log_lines():
     if not log or not os.path.exists(log):
-        return None
-    total = None
+        return []
     with open(log, errors="replace") as f:
-        for line in f:
-            m = re.search(r"\bstep\s+\d+/(\d+)", line)
-            if m:
-                total = int(m.group(1))
+        return f.read().splitlines()
+lines = log_lines()
+
+def log_total(phase):
+    total = None
+    for line in lines:
+        m = re.search(r"^(\w+) step\s+\d+/(\d+)", line) or re.search(r"\b()step\s+\d+/(\d+)", line)
+        if m and (not m.group(1) or m.group(1) == phase):
+            total = int(m.group(2))
     return total
 
-last = rows[-1] if rows else None
-phase = last.get("phase", "train") if last else None
+# The pipeline's phases: listed, done (manifest.json), current (the first listed not done).
+phases, done, current = None, [], None
+if pipeline:
+    v = cfg_value("pipeline.phases")
+    phases = v if isinstance(v, list) and v else list(ALL_PHASES)
+    try:
+        done = list(json.load(open(path("manifest.json"))).get("done", {}))
+    except (OSError, ValueError, AttributeError):
+        done = []
+    left = [p for p in phases if p not in done]
+    current = left[0] if left else None
+    out["phases"], out["done"], out["current_phase"] = phases, [p for p in phases if p in done], current
+
+# The training phase whose step and loss are shown.
+if pipeline:
+    if current in ("pretrain", "finetune"):
+        tphase = current
+    else:
+        trained = [p for p in phases if p in ("pretrain", "finetune") and p in done]
+        tphase = trained[-1] if trained else None
+    prow = [r for r in rows if r.get("phase") == tphase]
+else:
+    prow = rows
+    tphase = rows[-1].get("phase", "train") if rows else None
+last = prow[-1] if prow else None
 step = int(last["step"]) if last else 0
 total = None
 if last and isinstance(last.get("steps"), (int, float)):
     total = int(last["steps"])
-if total is None and phase:
-    for key in (phase + ".steps", "train.steps"):
-        v = cfg_value(key)
-        if v and re.fullmatch(r"\d+", v) and int(v) > 0:
-            total = int(v)
-            break
-if total is None:
-    total = log_total()
+if total is None and tphase:
+    total = total_steps(tphase) or log_total(tphase)
 
-# The newest checkpoint (the one `latest` names).
+# The newest checkpoint (the one `latest` names) of that phase.
+crel = os.path.join(tphase, "ckpt") if pipeline and tphase else "ckpt"
+cdir = path(crel)
 ckpt, ckpt_age = None, None
-cdir = os.path.join(run_dir, "ckpt")
 try:
     name = open(os.path.join(cdir, "latest")).read().strip()
     if name and os.path.exists(os.path.join(cdir, name)):
@@ -111,12 +163,11 @@ ckpt_step = int(re.search(r"(\d+)", ckpt).group(1)) if ckpt else None
 
 # How the batch script saw the last attempt end ("lemma exited with status N after S s: OUTCOME").
 said = ""
-if log and os.path.exists(log):
-    for line in open(log, errors="replace"):
-        m = re.match(r"\[lemma-slurm [^]]*\] (lemma exited with status .*|run complete)$", line.strip())
-        if m:
-            said = m.group(1)
-stopped = os.path.join(run_dir, "STOPPED")
+for line in lines:
+    m = re.match(r"\[lemma-slurm [^]]*\] (lemma exited with status .*|run complete)$", line.strip())
+    if m:
+        said = m.group(1)
+stopped = path("STOPPED")
 
 def hms(s):
     s = int(round(s))
@@ -129,54 +180,95 @@ def hms(s):
     return "%ds" % s
 
 jstate = jobinfo.split("|") if jobinfo else []
+if pipeline:
+    finished = current is None
+else:
+    finished = said.endswith("complete") or bool(total and step >= total and not os.path.exists(stopped))
 if jstate and jstate[0] in ("RUNNING", "COMPLETING"):
     state = "running: job %s on %s for %s%s" % (job, jstate[2] or "?", jstate[1],
                                                 " (restart %s)" % restart if restart not in ("", "0") else "")
 elif jstate and jstate[0] in ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING"):
     state = "waiting: job %s %s (%s%s)" % (job, jstate[0].lower(), jstate[3],
                                           ", starts %s" % jstate[4] if jstate[4] not in ("N/A", "") else "")
-elif said.endswith("complete") or (total and step >= total and not os.path.exists(stopped)):
+elif finished:
     state = "complete"
-elif said.endswith("failed"):
+elif re.search(r": failed( \(|$)", said):
     state = "failed: " + said
-elif not rows:
+elif not rows and not done:
     state = "not started"
 elif said:
-    state = "stopped at step %d (%s); resumes when a job runs it again" % (
-        ckpt_step if ckpt_step is not None else step, said)
+    where = "in phase %s" % current if pipeline and current not in ("pretrain", "finetune") else \
+        "at step %d%s" % (ckpt_step if ckpt_step is not None else step, " of %s" % tphase if pipeline else "")
+    state = "stopped %s (%s); resumes when a job runs it again" % (where, said)
 else:
-    state = "not running (last step %d)" % step
+    state = "not running (%s)" % ("phase %s" % current if pipeline else "last step %d" % step)
 out["state"] = state
 if job:
     out["job"] = job
-out["phase"] = phase
+out["phase"] = current if pipeline else tphase
+out["training_phase"] = tphase
 out["step"] = step
 out["steps"] = total
+running_now = not state.startswith(("complete", "failed"))
 if last:
     out["loss"] = last.get("loss")
-    tail = [r["loss"] for r in rows[-10:] if isinstance(r.get("loss"), (int, float))]
+    tail = [r["loss"] for r in prow[-10:] if isinstance(r.get("loss"), (int, float))]
     out["loss_mean10"] = sum(tail) / len(tail) if tail else None
-    recent = [r for r in rows[-20:] if r.get("phase") == phase and isinstance(r.get("step_s"), (int, float))]
+    recent = [r for r in prow[-20:] if isinstance(r.get("step_s"), (int, float))]
     sps = sum(r["step_s"] for r in recent) / len(recent) if recent else None
     out["step_s"] = sps
     out["tokens_per_s"] = last.get("tokens_per_s")
-    if sps and total and step < total and not state.startswith(("complete", "failed")):
+    if sps and total and step < total and running_now and (not pipeline or tphase == current):
         out["eta_s"] = (total - step) * sps
-out["checkpoint"] = ckpt
+# sample / eval: their newest progress line in the log ("sample: problems 120/160 | ... | eta 4s").
+if pipeline and current in ("sample", "eval") and running_now:
+    for line in reversed(lines):
+        m = re.match(r"^%s: (?:(\w+) )?problems (\d+)/(\d+) .*\beta (\d+)s" % current, line)
+        if m:
+            out["progress"] = "%s%s: problems %s/%s (%.1f%%)" % (current, " " + m.group(1) if m.group(1) else "",
+                                                             m.group(2), m.group(3), 100.0 * int(m.group(2)) / max(1, int(m.group(3))))
+            out["eta_s"] = float(m.group(4))
+            break
+out["checkpoint"] = os.path.join(crel, ckpt) if ckpt and pipeline else ckpt
 out["checkpoint_age_s"] = ckpt_age
 out["log"] = log or None
+
+# Accuracy (base -> final) once eval is done.
+acc = {}
+if pipeline and "eval" in done:
+    for split in ("test", "ood"):
+        def one(p):
+            try:
+                e = json.load(open(p))
+                return {"accuracy": e["accuracy"], "ci95": e.get("ci95"), "n": e.get("n")}
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+        final, base = one(path("eval", split + ".json")), one(path("eval", "base", split + ".json"))
+        if final:
+            acc[split] = {"final": final, "base": base}
+    out["accuracy"] = acc or None
 
 if as_json:
     print(json.dumps(out))
     sys.exit(0)
 print("%-11s %s" % ("run", run_dir))
 print("%-11s %s" % ("state", state))
-if last:
-    print("%-11s %s" % ("phase", phase))
-    if total:
-        print("%-11s %d / %d (%.1f%%)" % ("step", step, total, 100.0 * step / total))
+if pipeline:
+    nxt = [p for p in phases if p not in done and p != current]
+    if current is None:
+        print("%-11s all %d finished (%s)" % ("phase", len(phases), " ".join(phases)))
     else:
-        print("%-11s %d" % ("step", step))
+        print("%-11s %s (%d of %d%s%s)" % ("phase", current, phases.index(current) + 1, len(phases),
+              "; done: " + " ".join(p for p in phases if p in done) if done else "",
+              "; next: " + " ".join(nxt) if nxt else ""))
+elif last:
+    print("%-11s %s" % ("phase", tphase))
+if last:
+    of = " of %s" % tphase if pipeline else ""
+    if total:
+        print("%-11s %d / %d (%.1f%%)%s" % ("step", step, total, 100.0 * step / total, of))
+    else:
+        print("%-11s %d%s" % ("step", step, of))
     loss = out.get("loss")
     print("%-11s %s (step %d)%s" % ("loss", "%.4f" % loss if isinstance(loss, (int, float)) else loss, step,
           ", mean of the last 10 steps %.4f" % out["loss_mean10"] if out.get("loss_mean10") is not None else ""))
@@ -184,12 +276,24 @@ if last:
         tps = out.get("tokens_per_s")
         print("%-11s %.3f s/step%s" % ("speed", out["step_s"],
               ", %.1fk tokens/s" % (tps / 1e3) if isinstance(tps, (int, float)) else ""))
-    if "eta_s" in out:
-        print("%-11s %s (%s)%s" % ("ETA", hms(out["eta_s"]),
-              time.strftime("%H:%M:%S", time.localtime(time.time() + out["eta_s"])),
-              "" if state.startswith("running") else ", of computing time once it runs"))
+if out.get("progress"):
+    print("%-11s %s" % ("progress", out["progress"]))
+if "eta_s" in out:
+    then = ""
+    if pipeline:
+        nxt = [p for p in phases if p not in done and p != current]
+        then = " for %s%s" % (current, "; then " + " ".join(nxt) if nxt else "")
+    print("%-11s %s (%s)%s%s" % ("ETA", hms(out["eta_s"]),
+          time.strftime("%H:%M:%S", time.localtime(time.time() + out["eta_s"])), then,
+          "" if state.startswith("running") else ", of computing time once it runs"))
+for split, a in acc.items():
+    f, b = a["final"], a["base"]
+    ci = f.get("ci95") or [None, None]
+    print("%-11s %s %.3f%s (n %s)%s" % ("accuracy", split, f["accuracy"],
+          " [%.3f, %.3f]" % tuple(ci) if None not in ci else "", f.get("n"),
+          ", base %.3f" % b["accuracy"] if b else ""))
 if ckpt:
-    print("%-11s %s (%s ago)" % ("checkpoint", ckpt, hms(ckpt_age)))
+    print("%-11s %s (%s ago)" % ("checkpoint", out["checkpoint"], hms(ckpt_age)))
 if log:
     print("%-11s %s" % ("log", log))
 PY

@@ -45,6 +45,12 @@ _cluster_alive() { # PID NAME: true when PID is a running NAME process
         ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# _cluster_starting PID: true while the daemon just started in the background lives, whatever
+# its name: right after `cmd &` the child is still the forked shell (or setpriv) until it execs.
+_cluster_starting() {
+    [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 cluster_start() { # DIR
     local dir=$1
     CLUSTER_DIR=$dir
@@ -87,7 +93,7 @@ cluster_start() { # DIR
         --log-file="$dir/munge/munged.log" </dev/null >"$dir/log/munged.out" 2>&1 &
     CLUSTER_PIDS+=("munged:$!")
     local i
-    for i in $(seq 100); do [[ -S $sock ]] && break; _cluster_alive "$!" munged || break; sleep 0.1; done
+    for i in $(seq 100); do [[ -S $sock ]] && break; _cluster_starting "$!" || break; sleep 0.1; done
     [[ -S $sock ]] || { cat "$dir/munge/munged.log" >>"$dir/log/munged.out" 2>/dev/null
                         _cluster_fail "munged did not start" "$dir/log/munged.out"; return 1; }
 
@@ -143,7 +149,7 @@ EOF
     slurmctld -D -i -f "$SLURM_CONF" </dev/null >"$dir/log/slurmctld.out" 2>&1 &
     CLUSTER_PIDS+=("slurmctld:$!")
     for i in $(seq 100); do scontrol ping 2>/dev/null | grep -q "is UP" && break
-        _cluster_alive "$!" slurmctld || break; sleep 0.2; done
+        _cluster_starting "$!" || break; sleep 0.2; done
     scontrol ping 2>/dev/null | grep -q "is UP" ||
         { _cluster_fail "slurmctld did not come up" "$dir/log/slurmctld.log"; return 1; }
 
@@ -153,7 +159,7 @@ EOF
     for i in $(seq 150); do
         state=$(sinfo -h -n "$host" -o %t 2>/dev/null)
         [[ $state == idle ]] && break
-        _cluster_alive "$!" slurmd || break
+        _cluster_starting "$!" || break
         sleep 0.2
     done
     [[ $state == idle ]] || { _cluster_fail "node $host did not become idle (state '$state')" "$dir/log/slurmd.log"; return 1; }

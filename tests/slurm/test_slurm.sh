@@ -1,15 +1,21 @@
 # tests/slurm/test_slurm.sh: the batch scripts of slurm/ against a real Slurm cluster started on
 # this machine (tests/slurm/cluster.sh): munged, slurmctld and slurmd from Debian, stopped
 # again by pid at the end. Run from the repository root (tests/shell/test_slurm.sh does).
-#   - lemma.sbatch with 2 tasks (srun --mpi=pmix) on configs/micro/train.cfg runs to the end;
-#   - the same run signalled half-way (scancel --batch --signal=USR1, what --signal=B:USR1@N
-#     does before the time limit) checkpoints, requeues itself, resumes and ends with exactly
-#     the losses of the uninterrupted run;
-#   - overnight.sh: a chain of 3 jobs (mpirun launcher): the first signalled, the second
-#     resumes and completes, the third is cancelled; same losses again;
-#   - sweep.sbatch: a 3-task array (at most 2 at once) over the 3 micro sizes, then
-#     analysis/scaling.py over the results;
-#   - status.sh while running and after; a bad config fails the job with the reason.
+#   - lib.sh's outcome decision (complete, resume, stopped, failed) for `lemma run` and
+#     `lemma train`, on made-up logs and manifests (no cluster needed);
+#   - lemma.sbatch with 2 tasks (srun --mpi=pmix) runs `lemma run` on
+#     configs/micro/pipeline.cfg to the end: manifest.json lists every phase, eval/ exists;
+#   - the same run signalled during pretraining (scancel --batch --signal=USR1, what
+#     --signal=B:USR1@N does before the time limit) checkpoints, requeues itself, resumes and
+#     ends with exactly the losses (per phase and step) and eval results of the plain run;
+#   - overnight.sh: a chain of 3 jobs (mpirun launcher): the first signalled during
+#     fine-tuning, the second resumes and completes, the third is cancelled; same results;
+#   - a finished run submitted again: "all finished", complete, nothing rerun;
+#   - LEMMA_CMD=train: lemma.sbatch runs `lemma train` on configs/micro/train.cfg to the end;
+#   - sweep.sbatch (`lemma train`, its default): a 3-task array (at most 2 at once) over the 3
+#     micro sizes, then analysis/scaling.py over the results;
+#   - status.sh while running and after, for a pipeline and a training run directory; a bad
+#     config fails the job with the reason.
 # Where the cluster cannot start, one FAIL line says why (make deps installs slurm-wlm, munge).
 source tests/shell/lib.sh
 source tests/slurm/cluster.sh
@@ -27,6 +33,60 @@ mkdir -p "$TMP/out" "$TMP/runs"
 
 for cfg in configs/micro/*.cfg; do check "micro_config_valid_$(basename "$cfg" .cfg)" "$LEMMA" config "$cfg"; done
 for f in slurm/*.sbatch slurm/*.sh; do check "bash_syntax_$(basename "$f")" bash -n "$f"; done
+grep -q '^: "${LEMMA_CMD:=run}"' slurm/lib.sh && echo "PASS lemma_cmd_default_run" || echo "FAIL lemma_cmd_default_run: $(grep -n 'LEMMA_CMD:=' slurm/lib.sh)"
+
+# lemma_outcome on made-up attempts: CMD RC SIGNALLED "DONE PHASES" "LOG OF THIS ATTEMPT" -> "OUTCOME REASON".
+# An earlier attempt's stop line is in the log before the offset and must not count.
+outcome() {
+    (
+        source slurm/lib.sh
+        RUN_DIR=$(mktemp -d "$TMP/oc.XXXX") LEMMA_LOG=$RUN_DIR/log
+        LEMMA_CMD=$1 LEMMA_RC=$2 LEMMA_SIGNALLED=$3 LEMMA_PHASES=${6:-pretrain sample build finetune eval}
+        if [[ -n $4 ]]; then
+            { echo '{"version": 1, "done": {'; for p in $4; do echo "\"$p\": {\"seconds\": 1},"; done; echo '"x": 0}}'; } >"$RUN_DIR/manifest.json"
+        fi
+        echo "pretrain: stopping after step 3 because a signal (SIGTERM or SIGUSR1) was received; resume by running the same command" >"$LEMMA_LOG"
+        local off; off=$(stat -c %s "$LEMMA_LOG")
+        printf '%b' "$5" >>"$LEMMA_LOG"
+        lemma_outcome "$off"
+        echo "$LEMMA_OUTCOME ${LEMMA_STOP_REASON%%;*}"
+    )
+}
+outcome_cases() { # CMD: "EXPECTED|ARGS..." lines; prints the mismatches
+    local line want args got
+    while IFS= read -r line; do
+        [[ -n $line ]] || continue
+        want=${line%%|*}; eval "args=(${line#*|})"
+        got=$(outcome "${args[@]}" 2>&1)
+        [[ $got == "$want" ]] || echo "  outcome ${line#*|}: got '$got', wanted '$want'"
+    done
+}
+SIG='train: stopping after step 5 because a signal (SIGTERM or SIGUSR1) was received; resume by running the same command\n'
+bad=$(outcome_cases <<EOF2
+resume signal|train 0 USR1 "" "$SIG"
+resume time_limit|train 0 "" "" "train: stopping after step 5 because the time limit is near; resume by running the same command\n"
+stopped stop_after|train 0 "" "" "train: stopping after step 5 because train.stop_after was reached; resume by running the same command\n"
+complete |train 0 "" "" "train step 80/80\n"
+resume interrupted|train 143 TERM "" ""
+failed |train 1 "" "" "lemma: error\n"
+EOF2
+)
+[[ -z $bad ]] && echo "PASS outcome_logic_train" || { echo "FAIL outcome_logic_train:"; echo "$bad"; }
+PSTOP='run: phase PHASE stopped early (a signal or the time limit); rerun the same command to resume it\n'
+bad=$(outcome_cases <<EOF2
+complete |run 0 "" "pretrain sample build finetune eval" "lemma run: every phase of x is finished (manifest.json): nothing to do\n"
+complete |run 0 "" "sample build" "" "sample build"
+resume signal|run 0 USR1 "" "pretrain: stopping after step 21 because a signal (SIGTERM or SIGUSR1) was received\n${PSTOP/PHASE/pretrain}"
+resume time_limit|run 0 "" "pretrain" "${PSTOP/PHASE/sample}"
+resume signal|run 0 USR1 "pretrain sample" "${PSTOP/PHASE/build}"
+resume time_limit|run 0 "" "pretrain sample build" "run: stopping before finetune (a signal or the time limit): rerun to go on\n"
+stopped stop_after|run 0 "" "" "pretrain: stopping after step 10 because train.stop_after was reached\n${PSTOP/PHASE/pretrain}"
+failed exit status 0 but phases not finished: eval|run 0 "" "pretrain sample build finetune" "run: phase finetune finished\n"
+resume interrupted|run 137 USR1 "pretrain" ""
+failed |run 2 "" "" "lemma: configs/x.cfg:3: unknown key\n"
+EOF2
+)
+[[ -z $bad ]] && echo "PASS outcome_logic_run" || { echo "FAIL outcome_logic_run:"; echo "$bad"; }
 
 if ! cluster_start "$TMP/cluster" >"$TMP/cluster.log" 2>&1; then
     echo "FAIL slurm_cluster_starts: $(head -1 "$TMP/cluster.log")"; sed 1d "$TMP/cluster.log"
@@ -37,114 +97,181 @@ echo "PASS slurm_cluster_starts"; cat "$TMP/cluster.log"
 submit() { # sbatch args... -> job id; Slurm's own output file goes to $TMP/out
     sbatch --parsable -o "$TMP/out/slurm-%j.out" "$@" | cut -d';' -f1
 }
-steps_logged() { [[ -s $1/metrics.jsonl ]] && wc -l <"$1/metrics.jsonl" || echo 0; }
-wait_steps() { # RUN_DIR N SECONDS: until metrics.jsonl has N lines
+# phase_step RUN_DIR PHASE: the newest step of PHASE in metrics.jsonl (0 when none yet)
+phase_step() {
+    [[ -s $1/metrics.jsonl ]] || { echo 0; return; }
+    grep -o "\"phase\":\"$2\",\"step\":[0-9]*" "$1/metrics.jsonl" | tail -1 | grep -o '[0-9]*$' || echo 0
+}
+wait_phase_step() { # RUN_DIR PHASE N SECONDS: until PHASE has logged step N
     local t0=$SECONDS
-    while ((SECONDS - t0 < $3)); do (($(steps_logged "$1") >= $2)) && return 0; sleep 0.1; done
+    while ((SECONDS - t0 < $4)); do (($(phase_step "$1" "$2") >= $3)) && return 0; sleep 0.1; done
     return 1
 }
 field() { scontrol -o show job "$1" 2>/dev/null | grep -o "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
-same_losses() { # NAME A B: every step's loss equal, bit for bit (last record of a step wins)
+same_results() { # NAME A B: every (phase, step) loss equal, bit for bit (the last record of a
+                 # step wins), the same eval results (eval/*.json without "seconds"), and the
+                 # same samples, built data and eval completions
     $PY - "$@" <<'PY'
-import json, sys
+import json, os, sys
 name, a, b = sys.argv[1:4]
-def load(d):
+def losses(d):
     out = {}
     for l in open(d + "/metrics.jsonl"):
-        r = json.loads(l); out[r["step"]] = r["loss"]
+        r = json.loads(l)
+        if "loss" in r and "step" in r:
+            out[(r.get("phase", "train"), r["step"])] = r["loss"]
     return out
-la, lb = load(a), load(b)
-bad = [(s, la.get(s), lb.get(s)) for s in sorted(set(la) | set(lb)) if la.get(s) != lb.get(s)]
-if not la or bad:
-    print("FAIL %s: %d steps, %d differ (step, a, b): %s" % (name, len(la), len(bad), bad[:3]))
+def evals(d):
+    out = {}
+    for sub in ("eval", "eval/base"):
+        for split in ("test", "ood"):
+            p = os.path.join(d, sub, split + ".json")
+            if os.path.exists(p):
+                e = json.load(open(p)); e.pop("seconds", None); out[sub + "/" + split] = e
+    return out
+la, lb = losses(a), losses(b)
+bad = [(k, la.get(k), lb.get(k)) for k in sorted(set(la) | set(lb)) if la.get(k) != lb.get(k)]
+ea, eb = evals(a), evals(b)
+files = ("samples.jsonl", "greedy.jsonl", "data/train.jsonl", "eval/test.jsonl", "eval/ood.jsonl")
+diff = [f for f in files if open(os.path.join(a, f)).read() != open(os.path.join(b, f)).read()]
+phases = sorted({p for p, _ in la})
+if not la or bad or len(ea) != 4 or ea != eb or phases != ["finetune", "pretrain"] or diff:
+    print("FAIL %s: %d steps (%s), %d differ (key, a, b): %s; eval files %d/%d, %s; files that differ: %s" % (
+        name, len(la), phases, len(bad), bad[:3], len(ea), len(eb), "same" if ea == eb else "differ", diff))
 else:
     print("PASS %s" % name)
-    print("# %s: %d steps, final loss %r in both" % (name, len(la), la[max(la)]))
+    last = max(k for k in la if k[0] == "finetune")
+    print("# %s: %d (phase, step) losses, final finetune loss %r, test accuracy %r in both" % (
+        name, len(la), la[last], ea["eval/test"]["accuracy"]))
 PY
 }
-CFG=configs/micro/train.cfg
-PLAIN=$TMP/runs/plain REQ=$TMP/runs/requeue CHAIN=$TMP/runs/chain SWEEP=$TMP/runs/sweep
+pipeline_complete() { # RUN_DIR: manifest.json lists every phase, eval/test.json exists
+    $PY - "$1" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+done = json.load(open(d + "/manifest.json"))["done"]
+sys.exit(not (set(done) == {"pretrain", "sample", "build", "finetune", "eval"} and
+              os.path.exists(d + "/eval/test.json") and os.path.exists(d + "/eval/base/test.json")))
+PY
+}
+CFG=configs/micro/pipeline.cfg
+PRE=80 FT=40   # pretrain and finetune steps: long enough to be signalled in either phase
+LONG=(--set "pretrain.steps=$PRE" --set "finetune.steps=$FT" --set ckpt.every=10)
+PLAIN=$TMP/runs/plain REQ=$TMP/runs/requeue CHAIN=$TMP/runs/chain SWEEP=$TMP/runs/sweep TRAIN=$TMP/runs/train
 
 # Everything is submitted at once; the node (4 CPUs) runs what fits and queues the rest.
-plain=$(submit -n 2 slurm/lemma.sbatch "$CFG" --set run.dir="$PLAIN")
-req=$(submit -n 2 slurm/lemma.sbatch "$CFG" --set run.dir="$REQ")
+plain=$(submit -n 2 slurm/lemma.sbatch "$CFG" --set run.dir="$PLAIN" "${LONG[@]}")
+req=$(submit -n 2 slurm/lemma.sbatch "$CFG" --set run.dir="$REQ" "${LONG[@]}")
 bad=$(submit -n 1 slurm/lemma.sbatch configs/micro/no-such.cfg)
 mapfile -t chain < <(LEMMA_LAUNCHER=mpirun bash slurm/overnight.sh -k 3 --name lemma-test-chain \
-    --sbatch "-n 2 -o $TMP/out/slurm-%j.out" "$CFG" --set run.dir="$CHAIN" 2>"$TMP/overnight.err")
+    --sbatch "-n 2 -o $TMP/out/slurm-%j.out" "$CFG" --set run.dir="$CHAIN" "${LONG[@]}" 2>"$TMP/overnight.err")
 array=$(LEMMA_SWEEP_DIR=$SWEEP submit --array=0-2%2 -n 1 slurm/sweep.sbatch configs/micro 'scale_*.cfg')
-echo "# jobs: plain $plain, requeue $req, bad config $bad, chain ${chain[*]}, array $array"
+train=$(LEMMA_CMD=train submit -n 2 slurm/lemma.sbatch configs/micro/train.cfg --set run.dir="$TRAIN")
+echo "# jobs: plain $plain, requeue $req, bad config $bad, chain ${chain[*]}, array $array, train $train"
 if ((${#chain[@]} == 3)); then echo "PASS overnight_submits_3_jobs"
 else echo "FAIL overnight_submits_3_jobs: got '${chain[*]}': $(cat "$TMP/overnight.err")"; fi
 
-# The early signal, half-way through: to the batch shell only, as --signal=B:USR1@N sends it.
-signal_at() { # NAME JOB RUN_DIR
-    if wait_steps "$3" 10 120; then
+# The early signal: to the batch shell only, as --signal=B:USR1@N sends it.
+signal_at() { # NAME JOB RUN_DIR PHASE STEP
+    if wait_phase_step "$3" "$4" "$5" 150; then
         scancel --batch --signal=USR1 "$2"
-        echo "# $1: job $2 signalled at step $(steps_logged "$3")"
+        echo "# $1: job $2 signalled at $4 step $(phase_step "$3" "$4")"
     else
-        echo "FAIL $1_reached_step_10: $(tail -3 "$3"/slurm-*.out 2>/dev/null)"
+        echo "FAIL $1_reached_$4_step_$5: $(tail -3 "$3"/slurm-*.out 2>/dev/null)"
     fi
 }
-signal_at requeue "$req" "$REQ"
-# status.sh on a running job (the plain run started with it)
+signal_at requeue "$req" "$REQ" pretrain 15
+# status.sh on a running job (the plain run started with it), in pretraining
 if out=$(bash slurm/status.sh "$PLAIN" 2>&1) && grep -q "^state *running: job $plain" <<<"$out" &&
-   grep -qE "^step +[0-9]+ / 80" <<<"$out" && grep -q "^ETA" <<<"$out"; then echo "PASS status_running"
+   grep -q "^phase *pretrain (1 of 5; next: sample build finetune eval)" <<<"$out" &&
+   grep -qE "^step +[0-9]+ / $PRE \([0-9.]+%\) of pretrain" <<<"$out" && grep -q "^ETA .* for pretrain; then sample" <<<"$out"; then
+    echo "PASS status_running"
 else echo "FAIL status_running:"; sed 's/^/     /' <<<"$out"; fi
-signal_at chain "${chain[0]:-0}" "$CHAIN"
+signal_at chain "${chain[0]:-0}" "$CHAIN" finetune 5
 
 if wait_job "$plain" 180 && wait_job "$req" 180 && wait_job "${chain[2]:-0}" 180 && wait_job "$array" 180 &&
-   wait_job "$bad" 60; then echo "PASS jobs_finish"
+   wait_job "$bad" 60 && wait_job "$train" 60; then echo "PASS jobs_finish"
 else echo "FAIL jobs_finish: still queued after 3 minutes:"; squeue | sed 's/^/     /'; fi
 echo "# all jobs done after $((SECONDS - T0)) s"
 
-# 1. The plain run.
+# 1. The plain run: the whole pipeline in one job.
 log=$PLAIN/slurm-$plain.out
 if [[ $(field "$plain" JobState) == COMPLETED && $(field "$plain" ExitCode) == 0:0 ]] && grep -q "run complete" "$log" &&
-   grep -q "srun --mpi=pmix" "$log" && grep -q "on 2 rank(s), 80 steps from step 0" "$log" &&
-   [[ -f $PLAIN/ckpt/step_00000080.h5 ]]; then echo "PASS sbatch_2_tasks_completes"
-else echo "FAIL sbatch_2_tasks_completes: state $(field "$plain" JobState) $(field "$plain" ExitCode)"; tail -5 "$log" 2>/dev/null | sed 's/^/     /'; fi
+   grep -q "start: srun --mpi=pmix .* run $CFG" "$log" && grep -q "pretrain: .* on 2 rank(s), $PRE steps from step 0" "$log" &&
+   grep -q "to run: pretrain sample build finetune eval" "$log" && pipeline_complete "$PLAIN" &&
+   [[ -f $PLAIN/finetune/ckpt/step_$(printf %08d $FT).h5 ]]; then echo "PASS sbatch_2_tasks_pipeline_completes"
+else echo "FAIL sbatch_2_tasks_pipeline_completes: state $(field "$plain" JobState) $(field "$plain" ExitCode)"; tail -5 "$log" 2>/dev/null | sed 's/^/     /'; fi
 grep -q "log: $PLAIN/slurm-$plain.out" "$TMP/out/slurm-$plain.out" && echo "PASS log_in_run_dir" ||
     echo "FAIL log_in_run_dir: $(cat "$TMP/out/slurm-$plain.out")"
+# A finished run submitted again does nothing and is complete.
+again=$(submit -n 2 slurm/lemma.sbatch "$CFG" --set run.dir="$PLAIN" "${LONG[@]}")
 
-# 2. Signalled, requeued, resumed.
+# 2. Signalled during pretraining, requeued, resumed.
 log=$REQ/slurm-$req.out
-stop=$(grep -o "stopping after step [0-9]* because a signal" "$log" | head -1 | grep -o "[0-9]*")
-if [[ -n $stop ]] && ((stop < 80)) && grep -q "SIGUSR1 received" "$log" && grep -q "requeuing job $req" "$log" &&
+stop=$(grep -o "pretrain: stopping after step [0-9]* because a signal" "$log" | head -1 | grep -o "[0-9]*")
+if [[ -n $stop ]] && ((stop < PRE)) && grep -q "SIGUSR1 received" "$log" && grep -q "requeuing job $req" "$log" &&
+   grep -q "resume (signal; phases left: pretrain sample build finetune eval)" "$log" &&
    [[ $(field "$req" Restarts) == 1 ]] && grep -q "restart 1;" "$log" &&
-   grep -q "resumed from .*step_$(printf %08d "$stop").h5" "$log" &&
-   [[ $(field "$req" JobState) == COMPLETED ]] && grep -q "run complete" "$log"; then
-    echo "PASS signal_checkpoint_requeue_resume"; echo "# requeue: stopped after step $stop, requeued (same job $req), resumed, completed"
+   grep -q "pretrain: resumed from .*pretrain/ckpt/step_$(printf %08d "$stop").h5" "$log" &&
+   [[ $(field "$req" JobState) == COMPLETED ]] && grep -q "run complete" "$log" && pipeline_complete "$REQ"; then
+    echo "PASS signal_checkpoint_requeue_resume"; echo "# requeue: stopped after pretrain step $stop, requeued (same job $req), resumed, completed"
 else echo "FAIL signal_checkpoint_requeue_resume: stop '$stop', state $(field "$req" JobState), restarts $(field "$req" Restarts)"
      grep -E "lemma-slurm|stopping|resumed" "$log" 2>/dev/null | tail -12 | sed 's/^/     /'; fi
-same_losses requeued_run_same_losses "$PLAIN" "$REQ"
+same_results requeued_run_same_results "$PLAIN" "$REQ"
 out=$(bash slurm/status.sh "$REQ" 2>&1)
-if grep -q "^state *complete" <<<"$out" && grep -qE "^step +80 / 80" <<<"$out" && grep -q "^checkpoint  step_00000080.h5" <<<"$out"; then
+if grep -q "^state *complete" <<<"$out" && grep -q "^phase *all 5 finished" <<<"$out" &&
+   grep -qE "^step +$FT / $FT \(100.0%\) of finetune" <<<"$out" && grep -q "^accuracy *test " <<<"$out" &&
+   grep -q "^checkpoint  finetune/ckpt/step_$(printf %08d $FT).h5" <<<"$out" &&
+   bash slurm/status.sh "$REQ" --json | $PY -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j["command"] == "run" and j["current_phase"] is None and len(j["done"]) == 5))'; then
     echo "PASS status_complete"; else echo "FAIL status_complete:"; sed 's/^/     /' <<<"$out"; fi
 
-# 3. The overnight chain: job 1 signalled and ended, job 2 resumed and completed, job 3 cancelled.
+# 3. The overnight chain: job 1 signalled during fine-tuning and ended, job 2 resumed and
+# completed, job 3 cancelled.
 if ((${#chain[@]} == 3)); then
     l1=$CHAIN/slurm-${chain[0]}.out l2=$CHAIN/slurm-${chain[1]}.out
     if [[ $(field "${chain[0]}" JobState) == COMPLETED ]] && grep -q "the next job of the chain resumes" "$l1" &&
-       grep -q "start: mpirun -np 2" "$l1" && grep -q "resumed from" "$l2" && grep -q "run complete" "$l2" &&
+       grep -q "start: mpirun -np 2" "$l1" && grep -q "finetune: stopping after step [0-9]* because a signal" "$l1" &&
+       grep -q "to run: finetune eval" "$l2" && grep -q "finetune: resumed from" "$l2" && grep -q "run complete" "$l2" &&
        [[ $(field "${chain[1]}" JobState) == COMPLETED && $(field "${chain[2]}" JobState) == CANCELLED ]] &&
-       [[ ! -e $CHAIN/slurm-${chain[2]}.out ]]; then echo "PASS overnight_chain_resumes_and_cancels_rest"
+       [[ ! -e $CHAIN/slurm-${chain[2]}.out ]] && pipeline_complete "$CHAIN"; then echo "PASS overnight_chain_resumes_and_cancels_rest"
     else echo "FAIL overnight_chain_resumes_and_cancels_rest: states $(for j in "${chain[@]}"; do field "$j" JobState; done | tr '\n' ' ')"
          cat "$l1" "$l2" 2>/dev/null | grep -E "lemma-slurm|stopping|resumed" | tail -12 | sed 's/^/     /'; fi
-    same_losses chain_run_same_losses "$PLAIN" "$CHAIN"
+    same_results chain_run_same_results "$PLAIN" "$CHAIN"
 fi
 dry=$(bash slurm/overnight.sh -n -k 2 --begin now+1hour --afterany "$CFG" 2>&1)
 if grep -q -- "--begin=now+1hour" <<<"$dry" && grep -q -- "--dependency=afterany:JOB1" <<<"$dry"; then echo "PASS overnight_begin_afterany"
 else echo "FAIL overnight_begin_afterany:"; sed 's/^/     /' <<<"$dry"; fi
+
+# LEMMA_CMD=train: lemma.sbatch runs `lemma train`, complete at its last step.
+log=$TRAIN/slurm-$train.out
+if [[ $(field "$train" JobState) == COMPLETED ]] && grep -q "start: srun --mpi=pmix .* train configs/micro/train.cfg" "$log" &&
+   grep -q "lemma exited with status 0 after .*: complete" "$log" && [[ -f $TRAIN/ckpt/step_00000080.h5 && ! -e $TRAIN/manifest.json ]]; then
+    echo "PASS lemma_cmd_train_completes"
+else echo "FAIL lemma_cmd_train_completes: $(field "$train" JobState)"; tail -5 "$log" 2>/dev/null | sed 's/^/     /'; fi
+
+# The finished run, submitted again.
+lines=$(wc -l <"$PLAIN/metrics.jsonl")
+wait_job "$again" 60
+log=$PLAIN/slurm-$again.out
+if [[ $(field "$again" JobState) == COMPLETED ]] && grep -q "all finished" "$log" && grep -q "nothing to do" "$log" &&
+   grep -q "run complete" "$log" && [[ $(wc -l <"$PLAIN/metrics.jsonl") == "$lines" ]]; then echo "PASS finished_run_again_is_complete"
+else echo "FAIL finished_run_again_is_complete: $(field "$again" JobState)"; tail -5 "$log" 2>/dev/null | sed 's/^/     /'; fi
 
 # 4. The array sweep and the scaling fit.
 ok=1
 for i in 0 1 2; do
     d=$SWEEP/scale_$((i + 1))
     [[ -f $d/slurm-${array}_$i.out ]] && grep -q "run complete" "$d/slurm-${array}_$i.out" &&
+        grep -q "lemma train configs/micro/scale_$((i + 1)).cfg" "$d/slurm-${array}_$i.out" &&
         [[ -f $d/ckpt/step_00000060.h5 ]] || { ok=0; echo "#   task $i: $(tail -3 "$d"/slurm-*.out 2>/dev/null)"; }
 done
 ((ok)) && echo "PASS sweep_array_3_sizes" ||
     echo "FAIL sweep_array_3_sizes: $(scontrol -o show job "$array" | grep -o 'JobState=[A-Z]*' | tr '\n' ' ')"
+out=$(bash slurm/status.sh "$TRAIN" 2>&1)
+if grep -q "^state *complete" <<<"$out" && grep -q "^phase *train$" <<<"$out" && grep -qE "^step +80 / 80 \(100.0%\)$" <<<"$out" &&
+   grep -q "^checkpoint  step_00000080.h5" <<<"$out" && ! grep -q "^accuracy" <<<"$out" &&
+   bash slurm/status.sh "$SWEEP/scale_2" | grep -qE "^step +60 / 60"; then
+    echo "PASS status_train_run_dir"; else echo "FAIL status_train_run_dir:"; sed 's/^/     /' <<<"$out"; fi
 # the %2 cap: no three tasks ever ran at once (start/end times from the controller)
 if scontrol -o show job "$array" | grep -q "ArrayTaskThrottle=2" &&
    scontrol -o show job "$array" | $PY -c '
