@@ -204,8 +204,10 @@ static int finetune_data(Pipeline *p, TrainData *d, char *err, size_t err_len) {
     int n = finetune_kinds(which, kinds);
     long cot = 0, other = 0;
     double bad = cfg_float(p->cfg, "data.max_bad_frac");
-    if (train_data_load_kinds(d, &p->tok, p->data_path, kinds, 1, bad, &cot, err, err_len) ||
-        train_data_load_kinds(d, &p->tok, p->data_path, kinds + 1, n - 1, bad, &other, err, err_len))
+    if (train_data_load_kinds(d, &p->tok, p->data_path, kinds, 1, bad, &cot, err, err_len))
+        return 2; // (n_kinds 0 would mean every kind: sft loads the cot records alone)
+    if (n > 1 && train_data_load_kinds(d, &p->tok, p->data_path, kinds + 1, n - 1, bad, &other,
+                                       err, err_len))
         return 2;
     lm_info("finetune: finetune.data = %s: %ld cot and %ld %s records from %s", which, cot,
             other, n > 1 ? "reflection/baseline" : "other", p->data_path);

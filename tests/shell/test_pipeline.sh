@@ -52,6 +52,17 @@ lines=$(wc -l <"$A/metrics.jsonl")
 expect_out finished_run_does_nothing 'nothing to do' run --set run.dir="$A"
 check finished_run_writes_nothing test "$(wc -l <"$A/metrics.jsonl")" -eq "$lines"
 
+# Another fine-tuning of the same base (pipeline.base_run): sft reads the cot records alone
+expect_out sft_reads_cot_only 'finetune.data = sft: [1-9][0-9]* cot and 0 other records' \
+    run --set run.dir="$TMP/sft" --set pipeline.base_run="$A" --set pipeline.phases=finetune,eval \
+    --set finetune.data=sft
+check sft_base_is_base_run_model $PY - "$A" "$TMP/sft" <<'PY'
+import json, sys
+a, b = sys.argv[1:3]
+for split in ("test", "ood"):  # the same base model on the same problems: the same outputs
+    assert open(f"{a}/eval/base/{split}.jsonl").read() == open(f"{b}/eval/base/{split}.jsonl").read()
+PY
+
 # ---------------------------------------------------------------------------
 # Interrupted runs end as the uninterrupted one. Longer sampling and fine-tuning (with
 # checkpoints) so that there is time to interrupt them.
