@@ -167,19 +167,14 @@ static int cmd_train(const Config *cfg, const char *input, int argc, char **argv
         tokenizer_free(&tok);
         return EXIT_USAGE;
     }
-    ModelConfig mc;
-    model_config_from(&mc, cfg, tok.vocab);
-    Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")), dist.local_rank);
     Model m;
-    model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
+    Backend *be = model_open(&m, cfg, &tok);
     lm_info("lemma train: %s backend (%d threads per rank), %.2fM parameters, run directory %s",
             be->name, be->threads, m.layout.n_params / 1e6, o.run_dir);
     TrainStatus st = train_phase(&m, &d, &tok, &o, err, sizeof err);
     if (st == TRAIN_FAILED && dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
     if (st == TRAIN_DONE) train_show(&m, &tok, cfg, show);
-    model_free(&m);
-    backend_destroy(be);
+    model_close(&m);
     train_data_free(&d);
     tokenizer_free(&tok);
     return st == TRAIN_FAILED ? 1 : 0;

@@ -90,19 +90,12 @@ static int has_phase(const Config *cfg, const char *phase) {
     return cfg_list_has(cfg, "pipeline.phases", phase);
 }
 
-// The step in a checkpoint path ".../step_00001234.h5"; -1 when it has none.
-static long step_of(const char *path) {
-    const char *s = strrchr(path, '/');
-    s = s ? s + 1 : path;
-    return strncmp(s, "step_", 5) == 0 ? atol(s + 5) : -1;
-}
-
 // Loads the newest checkpoint's parameters of ROOT/ckpt; 0, 1 none, -1 error (err).
 static int load_params(Pipeline *p, const char *root, Holding what, char *err, size_t err_len) {
     char path[4096];
     int rc = train_ckpt_load_params(&p->m, root, path, sizeof path, err, err_len);
     if (rc == 0) {
-        p->holds = what, p->step = step_of(path);
+        p->holds = what, p->step = ckpt_step_of(path);
         lm_info("run: %s model from %s", what == HOLD_BASE ? "base" : "fine-tuned", path);
     }
     return rc;
@@ -294,11 +287,7 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
     p->deadline = o.deadline;
     pipeline_paths(p);
     tokenizer_from_config(&p->tok, cfg);
-    ModelConfig mc;
-    model_config_from(&mc, cfg, p->tok.vocab);
-    p->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                           dist_threads_per_rank((int)cfg_int(cfg, "run.threads")), dist.local_rank);
-    model_init(&p->m, &mc, p->be, (uint64_t)cfg_int(cfg, "run.seed"));
+    p->be = model_open(&p->m, cfg, &p->tok);
     lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters, run "
             "directory %s", p->be->name, p->be->threads, dist.size, p->m.layout.n_params / 1e6,
             p->run_dir);
@@ -306,8 +295,7 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
 }
 
 static void pipeline_close(Pipeline *p) {
-    model_free(&p->m);
-    backend_destroy(p->be);
+    model_close(&p->m);
     tokenizer_free(&p->tok);
 }
 

@@ -48,6 +48,8 @@ int ckpt_save(const char *run_dir, const CkptMeta *meta, const CkptTensor *t, in
 // Path of the newest complete checkpoint in RUN_DIR/ckpt (the file `latest` names, else the
 // highest step_*.h5), or -1 when there is none. Not collective (plain file system calls).
 int ckpt_latest(const char *run_dir, char *path, size_t len);
+// The step in a checkpoint's path (".../step_00001234.h5": 1234), or -1.
+long ckpt_step_of(const char *path);
 
 // Collective. Reads meta (may be NULL; config_text and model_json are malloc'd: free with
 // ckpt_meta_free) and each rank's [lo, hi) part of each tensor (ranges may overlap between

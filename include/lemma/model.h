@@ -142,6 +142,11 @@ typedef struct {
 // norms 1, biases 0.
 void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed);
 void model_free(Model *m);
+// The backend of run.device and run.precision (dist_threads_per_rank(run.threads) threads) and
+// on it the model of the config's model.* keys, initialised from run.seed. Returns the backend.
+Backend *model_open(Model *m, const Config *cfg, const Tokenizer *tok);
+// model_free, then the model's backend.
+void model_close(Model *m);
 void model_set_params(Model *m, const float *host);  // all n_params, then the compute copy
 void model_get_params(const Model *m, float *host);
 void model_get_grads(const Model *m, float *host);

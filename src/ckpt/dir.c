@@ -213,3 +213,12 @@ void ckpt_meta_free(CkptMeta *meta) {
     free((char *)meta->model_json);
     meta->config_text = meta->model_json = NULL;
 }
+
+long ckpt_step_of(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    long step;
+    char tail[8];
+    if (sscanf(base, "step_%ld%7s", &step, tail) == 2 && strcmp(tail, ".h5") == 0) return step;
+    return -1;
+}

@@ -3,6 +3,7 @@
 // an error), then the evaluation phase into RUN_DIR/eval.
 #include "lemma/dist.h"
 #include "lemma/eval.h"
+#include "lemma/ckpt.h"
 #include "lemma/train.h"
 #include "lemma/util.h"
 
@@ -134,26 +135,11 @@ void eval_options_free(EvalOptions *o) {
 // ---------------------------------------------------------------------------
 // the command
 
-// The step of a checkpoint path ".../step_00001234.h5", or -1.
-static long eval_ckpt_step(const char *path) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    long step;
-    char tail[8];
-    if (sscanf(base, "step_%ld%7s", &step, tail) == 2 && strcmp(tail, ".h5") == 0) return step;
-    return -1;
-}
-
 static int eval_run(const Config *cfg, const EvalOptions *o, const char *from, const char *label) {
     Tokenizer tok;
     tokenizer_from_config(&tok, cfg);
-    ModelConfig mc;
-    model_config_from(&mc, cfg, tok.vocab);
-    Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")),
-                                 dist.local_rank);
     Model m;
-    model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
+    Backend *be = model_open(&m, cfg, &tok);
     char path[4096], err[1024];
     int rc = train_ckpt_load_params(&m, from, path, sizeof path, err, sizeof err);
     if (rc == 1)
@@ -166,11 +152,10 @@ static int eval_run(const Config *cfg, const EvalOptions *o, const char *from, c
         char out_dir[4096];
         snprintf(out_dir, sizeof out_dir, "%s/eval", cfg_str(cfg, "run.dir"));
         status = eval_phase(&m, &tok, o, cfg_str(cfg, "run.dir"), out_dir, label,
-                            eval_ckpt_step(path), err, sizeof err);
+                            ckpt_step_of(path), err, sizeof err);
     }
     if (status != 0 && dist.rank == 0) fprintf(stderr, "lemma eval: %s\n", err);
-    model_free(&m);
-    backend_destroy(be);
+    model_close(&m);
     tokenizer_free(&tok);
     return status;
 }

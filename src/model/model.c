@@ -2,6 +2,7 @@
 // the forward pass (with a chunked LM head and loss), the backward pass, logits for tests
 // and sampling. Only the ops table is called: the same code runs on the CPU and the GPU.
 #include "lemma/model.h"
+#include "lemma/dist.h"
 #include "lemma/util.h"
 
 #include <math.h>
@@ -137,4 +138,20 @@ void model_alloc_acts(Model *m, int B, int T) {
     a->tgt_host = lm_malloc(N * sizeof(int));
     a->loss_host = lm_malloc(N * sizeof(float));
     m->has_acts = 1;
+}
+
+Backend *model_open(Model *m, const Config *cfg, const Tokenizer *tok) {
+    ModelConfig mc;
+    model_config_from(&mc, cfg, tok->vocab);
+    Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
+                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")),
+                                 dist.local_rank);
+    model_init(m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
+    return be;
+}
+
+void model_close(Model *m) {
+    Backend *be = m->be;
+    model_free(m);
+    backend_destroy(be);
 }

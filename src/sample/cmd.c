@@ -118,12 +118,8 @@ void sample_report(const SampleOptions *o, const SampleSummary *s) {
 static int sample_run(const Config *cfg, const SampleOptions *o) {
     Tokenizer tok;
     tokenizer_from_config(&tok, cfg);
-    ModelConfig mc;
-    model_config_from(&mc, cfg, tok.vocab);
-    Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")), dist.local_rank);
     Model m;
-    model_init(&m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
+    Backend *be = model_open(&m, cfg, &tok);
     char path[4096], err[1024];
     int rc = train_ckpt_load_params(&m, o->run_dir, path, sizeof path, err, sizeof err);
     if (rc == 0) lm_info("lemma sample: parameters from %s", path);
@@ -146,8 +142,7 @@ static int sample_run(const Config *cfg, const SampleOptions *o) {
             fprintf(stderr, "lemma sample: %s\n", err);
         status = st == SAMPLE_FAILED ? 1 : st == SAMPLE_BAD_INPUT ? 2 : 0;
     }
-    model_free(&m);
-    backend_destroy(be);
+    model_close(&m);
     tokenizer_free(&tok);
     return status;
 }

@@ -73,6 +73,9 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_blocks import BlockParams, RMSNorm, rotate_half  # noqa: E402
+
 torch.set_num_threads(args.threads)
 HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
 
@@ -88,32 +91,7 @@ def blas_core():
         return "n/a"
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rotate_half(x):
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-class Block(nn.Module):
-    def __init__(self, a):
-        super().__init__()
-        self.H, self.KV, self.hd = a.heads, a.kv_heads, a.dim // a.heads
-        self.attn_norm = RMSNorm(a.dim)
-        self.wqkv = nn.Linear(a.dim, (self.H + 2 * self.KV) * self.hd, bias=False)
-        self.wo = nn.Linear(self.H * self.hd, a.dim, bias=False)
-        self.mlp_norm = RMSNorm(a.dim)
-        self.w13 = nn.Linear(a.dim, 2 * a.ffn, bias=False)
-        self.w2 = nn.Linear(a.ffn, a.dim, bias=False)
-
+class Block(BlockParams):
     def attention(self, x, cos, sin, mask, chunks):
         B, T, _ = x.shape
         H, KV, hd = self.H, self.KV, self.hd
