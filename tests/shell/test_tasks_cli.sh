@@ -3,7 +3,9 @@
 # options, bad knobs, a missing file, a malformed line reported with file:line, too many
 # malformed lines) that exit 2 with a clear message.
 source "$(dirname "$0")/lib.sh"
-CFG=configs/tiny.cfg
+# the generator's default knobs (the checks below name them), not those of a demo config
+CFG=$TMP/defaults.cfg
+printf 'run = {\n  name = "gen-test";\n  seed = 1234;\n};\n' >"$CFG"
 
 # ---- gen
 check gen_train "$LEMMA" gen $CFG --split train --count 40 --out "$TMP/train.jsonl"
