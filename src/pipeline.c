@@ -35,15 +35,17 @@ typedef struct {
 } Pipeline;
 
 // ---------------------------------------------------------------------------
-// The manifest
+// The manifest: RUN_DIR/manifest.json, read and written by rank 0
 
 static cJSON *manifest_read(const char *run_dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.json", run_dir);
     char *text = lm_read_file(path, NULL);
     cJSON *j = text ? cJSON_Parse(text) : NULL;
+    int had_file = text != NULL;
     free(text);
     if (!j || !cJSON_IsObject(j)) {
+        if (had_file) lm_warn("%s is not a JSON object: every phase counts as unfinished", path);
         cJSON_Delete(j);
         j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "version", 1);
@@ -53,14 +55,9 @@ static cJSON *manifest_read(const char *run_dir) {
     return j;
 }
 
-int pipeline_phase_done(const char *run_dir, const char *phase) {
-    cJSON *j = manifest_read(run_dir);
-    int done = cJSON_HasObjectItem(cJSON_GetObjectItemCaseSensitive(j, "done"), phase);
-    cJSON_Delete(j);
-    return done;
-}
-
-int pipeline_mark_done(const char *run_dir, const char *phase, double seconds) {
+// Records `phase` as finished (with the time and the seconds it took), replacing the file
+// atomically (rank 0); 0, or -1 with a warning.
+static int pipeline_mark_done(const char *run_dir, const char *phase, double seconds) {
     cJSON *j = manifest_read(run_dir), *done = cJSON_GetObjectItemCaseSensitive(j, "done");
     cJSON_DeleteItemFromObject(done, phase);
     cJSON *e = cJSON_AddObjectToObject(done, phase);
@@ -69,18 +66,12 @@ int pipeline_mark_done(const char *run_dir, const char *phase, double seconds) {
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cJSON_AddStringToObject(e, "finished", when);
     cJSON_AddNumberToObject(e, "seconds", seconds);
-    char path[4200], tmp[4300];
+    char path[4200], err[4400];
     snprintf(path, sizeof path, "%s/manifest.json", run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    char *text = cJSON_Print(j);
-    FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f) ok = (fclose(f) == 0) && ok;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) lm_warn("cannot write %s: phase %s will run again next time", path, phase);
-    free(text);
+    int rc = lm_json_write_file(path, j, err, sizeof err);
+    if (rc) lm_warn("%s: phase %s will run again next time", err, phase);
     cJSON_Delete(j);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 // ---------------------------------------------------------------------------
@@ -311,7 +302,9 @@ static int pipeline_prepare(const Config *cfg, int *done, char *err, size_t err_
         FILE *f = ok ? fopen(path, "w") : NULL;
         if (f) config_dump(cfg, f), fclose(f);
         ok = ok && f;
-        for (int i = 0; i < N_PHASES; i++) done[i] = pipeline_phase_done(run_dir, phases[i].name);
+        cJSON *man = manifest_read(run_dir), *fin = cJSON_GetObjectItemCaseSensitive(man, "done");
+        for (int i = 0; i < N_PHASES; i++) done[i] = cJSON_HasObjectItem(fin, phases[i].name);
+        cJSON_Delete(man);
     }
     dist_bcast(&ok, sizeof ok, 0);
     dist_bcast(done, N_PHASES * sizeof(int), 0);

@@ -50,6 +50,8 @@ int dist_threads_per_rank(int requested);
 void dist_barrier(void);
 void dist_allreduce_sum_f32(float *buf, size_t n);
 void dist_allreduce_sum_f64(double *buf, size_t n);
+// Sums n longs over the ranks in place (counters; exact).
+void dist_allreduce_sum_long(long *v, size_t n);
 void dist_allreduce_max_i64(long long *v);
 void dist_bcast(void *buf, size_t bytes, int root);
 

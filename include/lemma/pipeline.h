@@ -17,13 +17,6 @@ extern "C" {
 // the log says which); 1 a phase failed; 2 bad input (config, data).
 int pipeline_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
-// RUN_DIR/manifest.json (rank 0 reads and writes it; plain files).
-// 1 when the manifest of run_dir lists `phase` as finished, else 0.
-int pipeline_phase_done(const char *run_dir, const char *phase);
-// Records `phase` as finished (with the time and the seconds it took), replacing the file
-// atomically; 0, or -1 with a warning.
-int pipeline_mark_done(const char *run_dir, const char *phase, double seconds);
-
 #ifdef __cplusplus
 }
 #endif

@@ -116,6 +116,9 @@ void lm_jsonl_write(FILE *f, const struct cJSON *obj);
 // Appends obj as one line to RUN_DIR/metrics.jsonl and frees it (rank 0 calls it; a file
 // that cannot be opened is warned about, not fatal).
 void lm_metrics_append(const char *run_dir, struct cJSON *obj);
+// Writes obj, pretty-printed, to path through path.tmp and a rename (readers see the old
+// file or the new one, never half of one); 0, or -1 with err naming the file.
+int lm_json_write_file(const char *path, const struct cJSON *obj, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,13 @@ void dist_allreduce_sum_f64(double *buf, size_t n) {
     }
 }
 
+void dist_allreduce_sum_long(long *v, size_t n) {
+    for (size_t off = 0; off < n; off += 1 << 30) {
+        int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v + off, cnt, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
 void dist_allreduce_max_i64(long long *v) {
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD));
 }
@@ -161,6 +168,7 @@ int dist_any(int flag) { return flag ? 1 : 0; }
 void dist_barrier(void) {}
 void dist_allreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }
 void dist_allreduce_sum_f64(double *buf, size_t n) { (void)buf, (void)n; }
+void dist_allreduce_sum_long(long *v, size_t n) { (void)v, (void)n; }
 void dist_allreduce_max_i64(long long *v) { (void)v; }
 void dist_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; }
 void dist_iallreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }

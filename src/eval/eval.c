@@ -10,7 +10,6 @@
 #include "lemma/util.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,13 +176,7 @@ static void eval_loop(EvalRun *r, SampleEngine *e, long todo) {
 }
 
 static void eval_counts_allreduce(EvalCounts *c) {
-    size_t n = sizeof *c / sizeof(long);
-    long *v = (long *)c;
-    double *d = lm_malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) d[i] = (double)v[i];
-    dist_allreduce_sum_f64(d, n);
-    for (size_t i = 0; i < n; i++) v[i] = (long)d[i];
-    free(d);
+    dist_allreduce_sum_long((long *)c, sizeof *c / sizeof(long)); // EvalCounts is all longs
 }
 
 static void eval_metrics(const EvalRun *r, const char *run_dir, const char *label, long step) {
@@ -210,16 +203,9 @@ static int eval_write(EvalRun *r, const char *run_dir, const char *out_dir, cons
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.json", out_dir, r->sp->name);
     cJSON *sum = eval_summary_json(r->sp->name, label, step, &r->counts, r->seconds);
-    char *text = cJSON_Print(sum);
+    int bad = lm_json_write_file(path, sum, err, err_len);
     cJSON_Delete(sum);
-    FILE *f = fopen(path, "w");
-    int bad = !f || fprintf(f, "%s\n", text) < 0;
-    if (f) bad |= fclose(f) != 0;
-    free(text);
-    if (bad) {
-        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
+    if (bad) return -1;
     eval_metrics(r, run_dir, label, step);
     return 0;
 }

@@ -281,13 +281,7 @@ static void harvest(Teacher *t, BuildSet *set, BuildStats *st) {
 }
 
 static void stats_allreduce(BuildStats *st) {
-    size_t n = sizeof *st / sizeof(long);
-    long *v = (long *)st;
-    double *d = lm_malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) d[i] = (double)v[i];
-    dist_allreduce_sum_f64(d, n);
-    for (size_t i = 0; i < n; i++) v[i] = (long)d[i];
-    free(d);
+    dist_allreduce_sum_long((long *)st, sizeof *st / sizeof(long)); // BuildStats is all longs
 }
 
 // ---------------------------------------------------------------------------

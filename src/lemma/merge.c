@@ -204,19 +204,6 @@ static cJSON *error_types_json(const BuildStats *st) {
     return j;
 }
 
-// Writes j (pretty) to path through path.tmp; 0, or 1 with err.
-static int write_json(const char *path, const cJSON *j, char *err, size_t err_len) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    char *s = cJSON_Print(j);
-    int ok = f && fprintf(f, "%s\n", s) > 0;
-    ok = (f && fclose(f) == 0) && ok && rename(tmp, path) == 0;
-    free(s);
-    if (!ok) snprintf(err, err_len, "cannot write '%s': %s", path, strerror(errno));
-    return ok ? 0 : 1;
-}
-
 static void append_metrics(const BuildOptions *o, const BuildStats *st, double seconds) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "phase", "build");
@@ -284,11 +271,11 @@ int build_merge(const BuildOptions *o, int world, BuildStats *st, double seconds
     char path[4200];
     cJSON *j = summary_json(o, st);
     snprintf(path, sizeof path, "%s/data/summary.json", o->run_dir);
-    rc = write_json(path, j, err, err_len);
+    rc = lm_json_write_file(path, j, err, err_len) ? 1 : 0;
     cJSON_Delete(j);
     j = error_types_json(st);
     snprintf(path, sizeof path, "%s/data/error_types.json", o->run_dir);
-    if (rc == 0) rc = write_json(path, j, err, err_len);
+    if (rc == 0) rc = lm_json_write_file(path, j, err, err_len) ? 1 : 0;
     cJSON_Delete(j);
     if (rc == 0) append_metrics(o, st, seconds), remove_parts(o, world);
     return rc;

@@ -143,3 +143,15 @@ void lm_metrics_append(const char *run_dir, cJSON *obj) {
     else lm_jsonl_write(f, obj), fclose(f);
     cJSON_Delete(obj);
 }
+
+int lm_json_write_file(const char *path, const cJSON *obj, char *err, size_t err_len) {
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char *text = cJSON_Print(obj);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && text && fprintf(f, "%s\n", text) > 0;
+    ok = (f && fclose(f) == 0) && ok && rename(tmp, path) == 0;
+    if (!ok) snprintf(err, err_len, "cannot write '%s': %s", path, strerror(errno));
+    free(text);
+    return ok ? 0 : -1;
+}

@@ -3,7 +3,8 @@
 #   - a finished run directory: lemma run does nothing and says so;
 #   - killed (SIGKILL) mid-sample and stopped (SIGUSR1) mid-finetune, each rerun completes with
 #     exactly the results of an uninterrupted run;
-#   - bad input: an unknown finetune.data, a missing base model.
+#   - bad input: an unknown finetune.data, a missing base model, a corrupt manifest (warned
+#     about, every phase runs again).
 source tests/shell/lib.sh
 CFG=configs/micro/pipeline.cfg
 PY=/usr/bin/python3
@@ -119,6 +120,10 @@ PY
 
 # ---------------------------------------------------------------------------
 # Bad input
+echo 'not json' >"$TMP/sft/manifest.json"
+expect_out corrupt_manifest_warns_and_reruns 'manifest.json is not a JSON object: every phase counts as unfinished' \
+    run --set run.dir="$TMP/sft" --set pipeline.base_run="$A" --set pipeline.phases=finetune,eval
+check corrupt_manifest_rewritten $PY -c "import json,sys; d=json.load(open('$TMP/sft/manifest.json'))['done']; sys.exit(0 if set(d) == {'finetune', 'eval'} else 1)"
 expect_fail bad_finetune_data 2 "finetune.data" "$LEMMA" run "$CFG" --set run.dir="$TMP/d" --set finetune.data=magic
 expect_fail no_base_model 2 "no base model: no checkpoint in $TMP/e/pretrain/ckpt" \
     "$LEMMA" run "$CFG" --set run.dir="$TMP/e" --set pipeline.phases=sample,build
