@@ -9,6 +9,10 @@
 //   bench_sample --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --batch 64
 //                [--prompt 64] [--new 128] [--vocab 260] [--threads 2]
 //                [--device cpu|cuda] [--precision bf16|fp32] [--profile]
+//                [--rates-only | --sgemm-gflops X --read-gbps Y]
+// --rates-only prints the machine's rates alone (for the weights of this model size), so
+// that a script can measure them once, under the OpenMP settings best for OpenBLAS, and
+// pass them to the decoding runs (whose spinning OpenMP threads would slow OpenBLAS down).
 #include "lemma/backend.h"
 #include "lemma/model.h"
 #include "lemma/sample.h"
@@ -21,12 +25,13 @@
 #include <string.h>
 
 typedef struct {
-    int dim, layers, heads, kv_heads, ffn, batch, prompt, n_new, vocab, threads, profile;
+    int dim, layers, heads, kv_heads, ffn, batch, prompt, n_new, vocab, threads, profile, rates_only;
+    double sgemm, read; // rates given on the command line (0: measure them here)
     const char *device, *precision;
 } BenchArgs;
 
 static void parse(int argc, char **argv, BenchArgs *a) {
-    *a = (BenchArgs){256, 6, 8, 4, 768, 64, 64, 128, 260, 0, 0, "cpu", "bf16"};
+    *a = (BenchArgs){256, 6, 8, 4, 768, 64, 64, 128, 260, 0, 0, 0, 0, 0, "cpu", "bf16"};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
         int used = 1;
@@ -42,7 +47,10 @@ static void parse(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
         else if (!strcmp(k, "--device")) a->device = v;
         else if (!strcmp(k, "--precision")) a->precision = v;
+        else if (!strcmp(k, "--sgemm-gflops")) a->sgemm = atof(v);
+        else if (!strcmp(k, "--read-gbps")) a->read = atof(v);
         else if (!strcmp(k, "--profile")) a->profile = 1, used = 0;
+        else if (!strcmp(k, "--rates-only")) a->rates_only = 1, used = 0;
         else {
             fprintf(stderr, "bench_sample: unknown argument %s\n", k);
             exit(2);
@@ -133,6 +141,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_sample: %s\n", err);
         return 2;
     }
+    if (a.rates_only) {
+        double weights = (double)model_config_n_params(&mc) * sizeof(float);
+        printf("{\"sgemm_gflops\": %.2f, \"read_gbps\": %.2f}\n", sgemm_gflops(a.threads),
+               read_gbps((size_t)weights));
+        return 0;
+    }
     Tokenizer tok;
     tokenizer_init(&tok, NULL, 0);
     tok.eos = -1; // every sequence generates `new` tokens
@@ -160,7 +174,8 @@ int main(int argc, char **argv) {
     double flops_tok = model_flops_per_token(&mc, a.prompt + a.n_new / 2); // mean context
     double weights = (double)model_config_n_params(&mc) * inner->act_size;
     int cpu = !strcmp(inner->name, "cpu");
-    double sg = cpu ? sgemm_gflops(a.threads) : 0, bw = cpu ? read_gbps((size_t)weights) : 0;
+    double sg = cpu ? (a.sgemm > 0 ? a.sgemm : sgemm_gflops(a.threads)) : 0;
+    double bw = cpu ? (a.read > 0 ? a.read : read_gbps((size_t)weights)) : 0;
     double bound = cpu ? 1.0 / fmax(weights / (bw * 1e9), flops_tok / (sg * 1e9)) : 0;
     printf("{\"impl\": \"lemma\", \"device\": \"%s\", \"precision\": \"%s\", \"dim\": %d, "
            "\"layers\": %d, \"batch\": %d, \"prompt\": %d, \"new\": %d, \"threads\": %d, "

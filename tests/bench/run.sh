@@ -9,10 +9,14 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
 BIN=$BUILD/bench/bench_train
-# Both sides use Debian's OpenBLAS: give them the same kernels (lemma re-executes itself with
-# this when OpenBLAS does not recognise the CPU; PyTorch needs it from the environment).
-if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-elif [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+# Both sides use Debian's OpenBLAS: give them the same kernels, the best this CPU runs (lemma
+# re-executes itself with this when OpenBLAS does not recognise the CPU; PyTorch needs it
+# from the environment). An inherited OPENBLAS_CORETYPE is overridden (some images set
+# Haswell on AVX-512 machines, which halves the sgemm rate); BENCH_CORETYPE chooses.
+if [[ -n ${BENCH_CORETYPE:-} ]]; then export OPENBLAS_CORETYPE=$BENCH_CORETYPE
+elif grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+echo "OpenBLAS kernels: ${OPENBLAS_CORETYPE:-auto}, $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 # Idle OpenMP threads sleep instead of spinning, on both sides (PyTorch's script sets the
 # same): on a shared machine spinning threads starve each other (2.5x slower measured here
 # under load); on a dedicated node the default policy is as fast.
@@ -33,6 +37,8 @@ if [[ "${1:-}" == "--gpu" ]]; then
     exit 0
 fi
 
+# BENCH_ONLY=sample runs the sampling part alone.
+if [[ "${BENCH_ONLY:-}" != sample ]]; then
 printf '%-26s %12s %12s %8s\n' config "lemma tok/s" "torch tok/s" ratio
 for cfg in "128 4 8 4 384" "256 6 8 4 768" "512 8 8 4 1536"; do
     read -r dim layers heads kv ffn <<<"$cfg"
@@ -64,14 +70,23 @@ echo
 echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS threads =="
 OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --seq 256 \
     --batch 8 --steps 3 --warmup 1 --threads $THREADS --profile | tail -n +2
+fi
 echo
 echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, $THREADS threads =="
 printf '%-6s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
 SBIN=$BUILD/bench/bench_sample
+# Each side at its best OpenMP wait policy: PyTorch with PASSIVE (its script sets it; with
+# ACTIVE its intra-op and BLAS threads fight: 3-4x slower measured), lemma with libgomp's
+# default (spin a little, then sleep), as `lemma sample` runs when nothing is set: a decode
+# step is ~40 short parallel regions, and waking sleeping threads for each costs 1.6x.
+# The machine's rates (sgemm, read bandwidth) are measured once with idle threads asleep:
+# lemma's spinning OpenMP threads would take cores from OpenBLAS's own.
+rates=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --rates-only --threads $THREADS)
+sg=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sgemm_gflops"])' "$rates")
+rd=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["read_gbps"])' "$rates")
 for b in 1 16 64 256; do
-    # the OpenMP wait policy of the PyTorch side (idle threads sleep): on a shared machine
-    # spinning threads turn every parallel region into a wait for a time slice
-    ours=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --batch $b --prompt 64 --new 128 --threads $THREADS)
+    ours=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch $b --prompt 64 --new 128 \
+        --threads $THREADS --sgemm-gflops "$sg" --read-gbps "$rd")
     theirs=$(/usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS)
     python3 - "$ours" "$theirs" <<'PY'
 import json, sys
@@ -86,4 +101,4 @@ PY
 done
 echo
 echo "== where the decode step goes: batch 64, $THREADS threads =="
-OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --batch 64 --prompt 64 --new 64 --threads $THREADS --profile | tail -n +2
+env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch 64 --prompt 64 --new 64 --threads $THREADS --profile | tail -n +2

@@ -131,6 +131,15 @@ static void dec_store(const DecMM *mm, int ob, int k) {
     }
 }
 
+// Asks for weight block ob's rows ahead of use (DEC_OB rows of C floats, contiguous once
+// the rows are: the hardware prefetcher finds them late, each block being short).
+static void dec_prefetch_block(const DecMM *mm, int ob) {
+    int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
+    const char *p = (const char *)(mm->w + (size_t)o0 * mm->C);
+    size_t bytes = (size_t)no * mm->C * sizeof(float);
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+}
+
 // One thread's weight blocks [ob0, ob1) over every input block, chunk by chunk.
 static void dec_thread(const DecMM *mm, int ob0, int ob1) {
     const float *wr[DEC_OB];
@@ -138,10 +147,11 @@ static void dec_thread(const DecMM *mm, int ob0, int ob1) {
         int nr = mm->N - k * DEC_MB < DEC_MB ? mm->N - k * DEC_MB : DEC_MB;
         int mv = (nr + DEC_VL - 1) / DEC_VL;
         const float *xb = mm->xp + (size_t)k * mm->C * DEC_MB;
-        for (int c0 = 0; c0 < mm->C; c0 += DEC_KC) {
-            int kc = mm->C - c0 < DEC_KC ? mm->C - c0 : DEC_KC;
-            for (int ob = ob0; ob < ob1; ob++) {
-                int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
+        for (int ob = ob0; ob < ob1; ob++) {
+            int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
+            if (ob + 1 < ob1) dec_prefetch_block(mm, ob + 1);
+            for (int c0 = 0; c0 < mm->C; c0 += DEC_KC) {
+                int kc = mm->C - c0 < DEC_KC ? mm->C - c0 : DEC_KC;
                 for (int r = 0; r < DEC_OB; r++) // rows past OC repeat the last one (not stored)
                     wr[r] = mm->w + (size_t)(o0 + (r < no ? r : no - 1)) * mm->C + c0;
                 dec_kernel(mm->tiles + (size_t)ob * DEC_OB * DEC_MB, wr, xb + (size_t)c0 * DEC_MB,
