@@ -12,6 +12,7 @@
 #include "lemma/util.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,21 +184,53 @@ static int finetune_kinds(const char *data, const char **kinds) {
     return kinds[1] = "retry", 2;
 }
 
+// The reflection/baseline records (kinds[1..n)) into d: all of them, or as many as make
+// them finetune.reflection_share of the records beside d's `cot` cot records.
+static int finetune_others(Pipeline *p, TrainData *d, const char *const *kinds, int n, long cot,
+                           long *other, char *err, size_t err_len) {
+    double share = cfg_float(p->cfg, "finetune.reflection_share");
+    double bad = cfg_float(p->cfg, "data.max_bad_frac");
+    TrainData o;
+    train_data_init(&o, d->seq_len);
+    o.mask_mistakes = d->mask_mistakes;
+    int rc = train_data_load_kinds(&o, &p->tok, p->data_path, kinds, n, bad, other, err, err_len);
+    long want = o.n;
+    if (share >= 0) want = (long)floor(share / (1.0 - share) * (double)cot + 0.5);
+    if (rc == 0 && share >= 0 && want > o.n && dist.rank == 0)
+        lm_warn("finetune: finetune.reflection_share = %g asks for %ld reflection records; "
+                "%s has %ld: all of them are used", share, want, p->data_path, o.n);
+    want = want < o.n ? want : o.n;
+    if (rc == 0) train_data_append_sample(d, &o, want, (uint64_t)cfg_int(p->cfg, "run.seed"));
+    d->n_masked += o.n_masked, d->n_too_long += o.n_too_long;
+    if (rc == 0 && share >= 0)
+        lm_info("finetune: reflection_share %.2f: %ld of %ld reflection/baseline records kept",
+                share, want, o.n);
+    *other = want;
+    train_data_free(&o);
+    return rc;
+}
+
 static int finetune_data(Pipeline *p, TrainData *d, char *err, size_t err_len) {
     const char *which = cfg_str(p->cfg, "finetune.data"), *kinds[4];
     int n = finetune_kinds(which, kinds);
     long cot = 0, other = 0;
     double bad = cfg_float(p->cfg, "data.max_bad_frac");
+    d->mask_mistakes = cfg_bool(p->cfg, "finetune.mask_mistakes");
     if (train_data_load_kinds(d, &p->tok, p->data_path, kinds, 1, bad, &cot, err, err_len))
         return 2; // (n_kinds 0 would mean every kind: sft loads the cot records alone)
-    if (n > 1 && train_data_load_kinds(d, &p->tok, p->data_path, kinds + 1, n - 1, bad, &other,
-                                       err, err_len))
-        return 2;
+    if (n > 1 && finetune_others(p, d, kinds + 1, n - 1, cot, &other, err, err_len)) return 2;
     lm_info("finetune: finetune.data = %s: %ld cot and %ld %s records from %s", which, cot,
             other, n > 1 ? "reflection/baseline" : "other", p->data_path);
+    if (d->mask_mistakes)
+        lm_info("finetune: mask_mistakes: no loss on the repeated wrong solution; %ld of the "
+                "records read have one", d->n_masked);
     if (n > 1 && other == 0 && dist.rank == 0)
         lm_warn("finetune: no %s%s%s records in %s (build.formats must list them)", kinds[1],
                 n > 2 ? " or " : "", n > 2 ? kinds[2] : "", p->data_path);
+    int has_mistakes = !strcmp(which, "lemma") || !strcmp(which, "retry");
+    if (d->mask_mistakes && has_mistakes && d->n_masked == 0 && other > 0 && dist.rank == 0)
+        lm_warn("finetune: finetune.mask_mistakes is on but no record of %s has mistake_chars "
+                "(built by an older lemma? run the build phase again)", p->data_path);
     if (d->n == 0) {
         snprintf(err, err_len, "finetune: no usable records in %s for finetune.data = %s",
                  p->data_path, which);

@@ -230,6 +230,7 @@ typedef struct {
     int error_type;          // -1: none
     int source;              // 0: none, 1: a student sample, 2: injected by the teacher
     int error_step;          // the wrong step (reflection kinds), else -1
+    int mistake_chars;       // bytes at the start of response that repeat the wrong solution
 } LemmaRecord;
 
 void lemma_record_free(LemmaRecord *r);
@@ -256,7 +257,8 @@ void lemma_make_plain(const LemmaQuestion *q, LemmaKind kind, const char *soluti
                       LemmaRecord *r);
 // Does the record's final answer equal the gold answer?
 int lemma_record_answer_ok(const LemmaRecord *r, const char *gold);
-// The record as JSON {id, kind, prompt, response, answer, error_type?, source?, error_step?}.
+// The record as JSON {id, kind, prompt, response, answer, error_type?, source?, error_step?,
+// mistake_chars?} (mistake_chars when the response starts with the wrong solution).
 struct cJSON *lemma_record_to_json(const LemmaRecord *r, const LemmaQuestion *q);
 
 // ---------------------------------------------------------------------------

@@ -62,16 +62,24 @@ char *model_greedy_complete(Model *m, const Tokenizer *tok, const char *prompt, 
 typedef struct {
     int *tok;        // all records' tokens, one after another
     long *start;     // record r is tok[start[r] .. start[r + 1])
-    int *prompt_len; // bos + prompt tokens of each record (no loss on them)
+    int *prompt_len; // tokens at the start of each record with no loss: bos + prompt (and
+                     // the repeated wrong solution when mask_mistakes)
     long n, cap, n_tok, cap_tok;
     long n_too_long; // records left out for length
     int seq_len;
+    int mask_mistakes;       // loading: no loss on a record's first `mistake_chars` bytes
+    long n_masked;           // records loaded with their mistake masked
 } TrainData;
 
 void train_data_init(TrainData *d, int seq_len);
 void train_data_free(TrainData *d);
 // Adds one record; -1 when it is too long (counted in n_too_long).
 int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const char *response);
+// The same with no loss on the response's first `skip` bytes either (they stay in the input).
+int train_data_add_masked(TrainData *d, const Tokenizer *tok, const char *prompt,
+                          const char *response, size_t skip);
+// Appends n records of src to d, chosen by a permutation drawn from seed (n <= src->n).
+void train_data_append_sample(TrainData *d, const TrainData *src, long n, uint64_t seed);
 // Training records {prompt, response, ...} from JSONL; 0, or 2 with err filled.
 int train_data_load(TrainData *d, const Tokenizer *tok, const char *path, double max_bad,
                     char *err, size_t err_len);

@@ -201,6 +201,12 @@ const CfgEntry cfg_schema[] = {
     {"finetune.lr", CFG_FLOAT, "0", 0, 10, NULL, "fine-tuning peak learning rate (0: train.lr)"},
     {"finetune.batch_tokens", CFG_INT, "0", 0, 1e12, NULL,
      "fine-tuning global batch in tokens (0: train.batch_tokens)"},
+    {"finetune.reflection_share", CFG_FLOAT, "-1", -1, 0.99, NULL,
+     "share of the fine-tuning records that are reflection/baseline records (the rest: every "
+     "cot record); a seeded subset of them is kept; negative: all records as built"},
+    {"finetune.mask_mistakes", CFG_BOOL, "false", NO_RANGE, NULL,
+     "no loss on the wrong solution a reflection record repeats (its mistake_chars): train "
+     "on the reflection and the correction only"},
 
     // eval
     {"eval.splits", CFG_LIST, "test,ood", NO_RANGE, "test|ood",

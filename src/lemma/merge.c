@@ -2,7 +2,7 @@
 // merged by question index, records already written (the same prompt and response) are
 // dropped as duplicates, and the outputs are written through temporary files:
 //   RUN_DIR/data/train.jsonl         training records {id, kind, prompt, response, answer,
-//                                    error_type?, source?, error_step?}
+//                                    error_type?, source?, error_step?, mistake_chars?}
 //   RUN_DIR/data/train_alpaca.json   the same records as a JSON array of {instruction,
 //                                    input, output} (Alpaca layout)
 //   RUN_DIR/data/summary.json        counts per kind and per error type, what was filtered

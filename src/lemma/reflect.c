@@ -170,9 +170,10 @@ static void add_prefix(Str *b, const LemmaErrorCase *c, int truncate) {
     str_cat(b, "\n");
 }
 
-static int make_fix(const LemmaErrorCase *c, Str *b) {
+static int make_fix(const LemmaErrorCase *c, LemmaRecord *r, Str *b) {
     if (!c->continuation) return -1;
     add_prefix(b, c, c->truncate);
+    r->mistake_chars = (int)b->n;
     str_cat(b, c->phrase);
     str_cat(b, " ");
     str_cat(b, c->loc->explanation);
@@ -181,9 +182,10 @@ static int make_fix(const LemmaErrorCase *c, Str *b) {
     return 0;
 }
 
-static int make_restart(const LemmaErrorCase *c, Str *b) {
+static int make_restart(const LemmaErrorCase *c, LemmaRecord *r, Str *b) {
     if (!c->restart) return -1;
     add_prefix(b, c, c->truncate);
+    r->mistake_chars = (int)b->n;
     str_cat(b, c->phrase);
     str_cat(b, " ");
     str_cat(b, restart_bridge);
@@ -192,9 +194,10 @@ static int make_restart(const LemmaErrorCase *c, Str *b) {
     return 0;
 }
 
-static int make_retry(const LemmaErrorCase *c, Str *b) {
+static int make_retry(const LemmaErrorCase *c, LemmaRecord *r, Str *b) {
     if (!c->continuation) return -1;
     str_trimmed(b, c->wrong, c->loc->end);
+    r->mistake_chars = (int)b->n;
     str_cat(b, " ");
     str_cat(b, c->back);
     str_cat(b, "\n");
@@ -232,9 +235,9 @@ int lemma_make_record(const LemmaErrorCase *c, LemmaKind kind, LemmaRecord *r) {
     Str b = {0};
     int rc = -1;
     switch (kind) {
-    case LEMMA_KIND_FIX: rc = make_fix(c, &b); break;
-    case LEMMA_KIND_RESTART: rc = make_restart(c, &b); break;
-    case LEMMA_KIND_RETRY: rc = make_retry(c, &b); break;
+    case LEMMA_KIND_FIX: rc = make_fix(c, r, &b); break;
+    case LEMMA_KIND_RESTART: rc = make_restart(c, r, &b); break;
+    case LEMMA_KIND_RETRY: rc = make_retry(c, r, &b); break;
     case LEMMA_KIND_LEMA: rc = make_lema(c, r, &b); break;
     default: break;
     }
@@ -263,5 +266,6 @@ cJSON *lemma_record_to_json(const LemmaRecord *r, const LemmaQuestion *q) {
         cJSON_AddStringToObject(o, "source", r->source == 1 ? "student" : "teacher");
         cJSON_AddNumberToObject(o, "error_step", r->error_step);
     }
+    if (r->mistake_chars > 0) cJSON_AddNumberToObject(o, "mistake_chars", r->mistake_chars);
     return o;
 }

@@ -35,25 +35,52 @@ static void data_reserve(TrainData *d, long n_tok) {
     }
 }
 
-int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const char *response) {
-    int np = 0, nr = 0;
-    tokenizer_encode(tok, prompt, NULL, 0, &np);
-    tokenizer_encode(tok, response, NULL, 0, &nr);
-    long len = 1 + (long)np + nr + 1;
-    if (len > d->seq_len + 1) {
-        d->n_too_long++;
-        return -1;
-    }
+// Appends one tokenised record of len tokens whose first no_loss get no loss.
+static int *data_push(TrainData *d, long len, int no_loss) {
     data_reserve(d, len);
     int *t = d->tok + d->n_tok;
-    t[0] = tok->bos;
-    tokenizer_encode(tok, prompt, t + 1, np, NULL);
-    tokenizer_encode(tok, response, t + 1 + np, nr, NULL);
-    t[len - 1] = tok->eos;
-    d->prompt_len[d->n] = 1 + np;
+    d->prompt_len[d->n] = no_loss;
     d->n_tok += len;
     d->start[++d->n] = d->n_tok;
+    return t;
+}
+
+int train_data_add_masked(TrainData *d, const Tokenizer *tok, const char *prompt,
+                          const char *response, size_t skip) {
+    size_t rlen = strlen(response);
+    skip = skip < rlen ? skip : rlen;
+    char *head = lm_malloc(skip + 1); // the masked part and the rest, encoded apart
+    memcpy(head, response, skip);
+    head[skip] = 0;
+    int np = 0, nh = 0, nr = 0;
+    tokenizer_encode(tok, prompt, NULL, 0, &np);
+    tokenizer_encode(tok, head, NULL, 0, &nh);
+    tokenizer_encode(tok, response + skip, NULL, 0, &nr);
+    long len = 1 + (long)np + nh + nr + 1;
+    if (len > d->seq_len + 1) {
+        d->n_too_long++;
+        free(head);
+        return -1;
+    }
+    int *t = data_push(d, len, 1 + np + nh);
+    t[0] = tok->bos;
+    tokenizer_encode(tok, prompt, t + 1, np, NULL);
+    tokenizer_encode(tok, head, t + 1 + np, nh, NULL);
+    tokenizer_encode(tok, response + skip, t + 1 + np + nh, nr, NULL);
+    t[len - 1] = tok->eos;
+    free(head);
     return 0;
+}
+
+int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const char *response) {
+    return train_data_add_masked(d, tok, prompt, response, 0);
+}
+
+// The bytes of a record's response to leave out of the loss: mistake_chars when asked for.
+static size_t record_skip(TrainData *d, const cJSON *o) {
+    if (!d->mask_mistakes) return 0;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mistake_chars");
+    return cJSON_IsNumber(m) && m->valuedouble > 0 ? (size_t)m->valuedouble : 0;
 }
 
 static int kind_wanted(const cJSON *o, const char *const *kinds, int n_kinds) {
@@ -76,8 +103,12 @@ int train_data_load_kinds(TrainData *d, const Tokenizer *tok, const char *path,
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "response");
         if (!cJSON_IsString(p) || !cJSON_IsString(s))
             tasks_bad_line(&r, "a training record needs string fields prompt and response");
-        else if (kind_wanted(o, kinds, n_kinds))
-            train_data_add(d, tok, p->valuestring, s->valuestring), kept++;
+        else if (kind_wanted(o, kinds, n_kinds)) {
+            size_t skip = record_skip(d, o);
+            if (train_data_add_masked(d, tok, p->valuestring, s->valuestring, skip) == 0)
+                d->n_masked += skip > 0;
+            kept++;
+        }
         cJSON_Delete(o);
     }
     int rc = tasks_bad_check(&r, max_bad, err, err_len);
@@ -139,6 +170,18 @@ static void epoch_permutation(long *perm, long n, uint64_t seed, long epoch) {
         long t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
+}
+
+void train_data_append_sample(TrainData *d, const TrainData *src, long n, uint64_t seed) {
+    LM_CHECK(n >= 0 && n <= src->n, "train_data_append_sample: %ld of %ld records", n, src->n);
+    long *perm = lm_malloc((size_t)(src->n > 0 ? src->n : 1) * sizeof(long));
+    epoch_permutation(perm, src->n, seed, 0);
+    for (long i = 0; i < n; i++) { // (the epochs shuffle them again)
+        long r = perm[i], len = src->start[r + 1] - src->start[r];
+        memcpy(data_push(d, len, src->prompt_len[r]), src->tok + src->start[r],
+               (size_t)len * sizeof(int));
+    }
+    free(perm);
 }
 
 // Greedy packing: records in epoch order fill rows of seq_len + 1 tokens; a record that does

@@ -32,6 +32,13 @@ recs = jl("data/train.jsonl")
 kinds = {r["kind"] for r in recs}
 assert {"cot", "lemma_fix", "lemma_restart"} <= kinds, kinds
 assert all(r["prompt"] and r["response"] and r["answer"] for r in recs)
+for r in recs:  # reflection records say where the repeated wrong solution ends
+    if r["kind"] in ("lemma_fix", "lemma_restart"):
+        mc, resp = r["mistake_chars"], r["response"].encode()  # a count of UTF-8 bytes
+        assert 0 < mc < len(resp) and resp[mc - 1:mc] == b"\n", r  # whole lines
+        assert resp[mc:mc + 1].isupper(), r  # then the reflection phrase
+    else:
+        assert "mistake_chars" not in r, r
 js("data/error_types.json"); js("data/summary.json")
 for sub, label in (("eval", "final"), ("eval/base", "base")):
     for split in ("test", "ood"):
@@ -62,6 +69,24 @@ import json, sys
 a, b = sys.argv[1:3]
 for split in ("test", "ood"):  # the same base model on the same problems: the same outputs
     assert open(f"{a}/eval/base/{split}.jsonl").read() == open(f"{b}/eval/base/{split}.jsonl").read()
+PY
+
+# The fine-tuning mix knobs: a quarter of the records are reflection records (a seeded
+# subset), and no loss on the wrong solution they repeat.
+"${MPIRUN[@]}" -np 2 "$LEMMA" run "$CFG" --set run.dir="$TMP/mix" --set pipeline.base_run="$A" \
+    --set pipeline.phases=finetune --set finetune.reflection_share=0.25 \
+    --set finetune.mask_mistakes=true >"$TMP/mix.log" 2>&1
+check share_and_mask_applied $PY - "$TMP/mix.log" "$A/data/train.jsonl" <<'PY'
+import json, re, sys
+log = open(sys.argv[1]).read()
+recs = [json.loads(l) for l in open(sys.argv[2])]
+cot = sum(r["kind"] == "cot" for r in recs)
+refl = sum(r["kind"] in ("lemma_fix", "lemma_restart") for r in recs)
+kept, of = map(int, re.search(r"reflection_share 0.25: (\d+) of (\d+)", log).groups())
+# (of: the reflection records that fit in train.seq_len)
+assert 0 < of <= refl and kept == min(of, round(cot / 3)) and kept > 0, (kept, of, cot, refl)
+masked = int(re.search(r"mask_mistakes: no loss on .*; (\d+) of the records read", log).group(1))
+assert masked == of, (masked, of)  # every fix/restart record repeats its wrong solution
 PY
 
 # ---------------------------------------------------------------------------
