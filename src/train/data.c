@@ -77,7 +77,7 @@ int train_data_add(TrainData *d, const Tokenizer *tok, const char *prompt, const
 }
 
 // The bytes of a record's response to leave out of the loss: mistake_chars when asked for.
-static size_t record_skip(TrainData *d, const cJSON *o) {
+static size_t record_skip(const TrainData *d, const cJSON *o) {
     if (!d->mask_mistakes) return 0;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mistake_chars");
     return cJSON_IsNumber(m) && m->valuedouble > 0 ? (size_t)m->valuedouble : 0;

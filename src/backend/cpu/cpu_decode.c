@@ -8,8 +8,9 @@
 // matmul_rows: input rows are packed transposed in blocks of DEC_MB rows (xp: (C, DEC_MB) per
 // block, zero-padded); a kernel keeps DEC_OB weight rows x DEC_MB input rows of sums in
 // registers, broadcasting one weight and loading DEC_MV vectors of inputs per step of the
-// sum. The sum runs in chunks of DEC_KC input dimensions, so that a block's chunk of inputs
-// stays in L1 while every weight block of the thread passes over it; the running sums wait
+// sum. Each weight block runs over the whole input dimension before the next one, so that
+// its rows stream from memory once (the packed inputs come back from L2 for every block);
+// within a block the sum runs in chunks of DEC_KC input dimensions whose running sums wait
 // in a tile between chunks (loaded back, not added: the order of the sum is unchanged).
 // Threads own ranges of weight blocks (no barrier after the packing).
 #include "cpu_internal.h"
@@ -28,7 +29,7 @@
 #endif
 #define DEC_OB 6                 // weight rows (output columns) per kernel call
 #define DEC_MB (DEC_VL * DEC_MV) // input rows per block
-#define DEC_KC 64                // input dimensions per chunk (DEC_KC x DEC_MB floats in L1)
+#define DEC_KC 64                // input dimensions per chunk of the sum
 // Work (multiply-adds, or elements moved) below which an op runs on one thread: a parallel
 // region costs microseconds, and a scheduler time slice when the cores are oversubscribed.
 #define DEC_PAR_WORK (1L << 20)
@@ -131,16 +132,7 @@ static void dec_store(const DecMM *mm, int ob, int k) {
     }
 }
 
-// Asks for weight block ob's rows ahead of use (DEC_OB rows of C floats, contiguous once
-// the rows are: the hardware prefetcher finds them late, each block being short).
-static void dec_prefetch_block(const DecMM *mm, int ob) {
-    int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
-    const char *p = (const char *)(mm->w + (size_t)o0 * mm->C);
-    size_t bytes = (size_t)no * mm->C * sizeof(float);
-    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
-}
-
-// One thread's weight blocks [ob0, ob1) over every input block, chunk by chunk.
+// One thread's weight blocks [ob0, ob1) over every input block, block by block.
 static void dec_thread(const DecMM *mm, int ob0, int ob1) {
     const float *wr[DEC_OB];
     for (int k = 0; k < mm->nmb; k++) {
@@ -149,7 +141,6 @@ static void dec_thread(const DecMM *mm, int ob0, int ob1) {
         const float *xb = mm->xp + (size_t)k * mm->C * DEC_MB;
         for (int ob = ob0; ob < ob1; ob++) {
             int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
-            if (ob + 1 < ob1) dec_prefetch_block(mm, ob + 1);
             for (int c0 = 0; c0 < mm->C; c0 += DEC_KC) {
                 int kc = mm->C - c0 < DEC_KC ? mm->C - c0 : DEC_KC;
                 for (int r = 0; r < DEC_OB; r++) // rows past OC repeat the last one (not stored)
