@@ -114,18 +114,19 @@ struct Backend {
     // S slots (one sequence each) of ctx positions (a multiple of 16): kc (S, KV, ctx/16, hd,
     // 16) the keys in blocks of 16 positions, transposed within a block so that scores run
     // along positions (key (t, d) at block t/16, row d, column t%16); vc (S, KV, ctx, hd) the
-    // values; both act dtype. slot, pos: (N) int32 in backend memory with 0 <= slot[n] < S,
-    // 0 <= pos[n] < ctx.
+    // values; both of dtype kvt: fp32 or bf16 (any act dtype; bf16 halves the cache's memory
+    // and the attention's traffic). slot, pos: (N) int32 in backend memory with
+    // 0 <= slot[n] < S, 0 <= pos[n] < ctx.
     // Copies the k and v heads of row n of qkv (N, (H+2KV)*hd, after RoPE) into the cache at
     // slot[n], position pos[n]. Rows must not share a (slot, position).
     void (*kv_write)(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
-                     const int *pos, int N, int H, int KV, int hd, int ctx);
+                     const int *pos, int N, int H, int KV, int hd, int ctx, DType kvt);
     // out (N, H*hd): the query heads of row n of qkv attend over positions 0..pos[n] of
     // slot[n]'s cache (all written before the call), scale 1/sqrt(hd), query head h on kv
     // head h / (H/KV). Each row's result depends on that row and its slot's cache only.
     void (*attention_decode)(Backend *b, void *out, const void *qkv, const void *kc,
                              const void *vc, const int *slot, const int *pos, int N, int H,
-                             int KV, int hd, int ctx);
+                             int KV, int hd, int ctx, DType kvt);
     // out (N,OC) = inp (N,C) @ w^T (w: OC,C) [+ bias (OC)], as matmul_fwd, for decoding:
     // fast for few rows, and on the CPU each row's result is bitwise the same whatever N and
     // the other rows are (so a sample does not depend on what shares its batch). CUDA:

@@ -211,8 +211,9 @@ typedef struct {
     int stride;            // positions allocated per sequence: ctx rounded up to 16
     int max_rows;          // rows per step
     int max_logits;        // rows per step that may ask for logits
+    DType kv;              // cache dtype (fp32 or bf16, whatever the act dtype)
     void *kc, *vc;         // L x (slots, KV, stride/16, hd, 16) keys (backend.h), (slots,
-                           // KV, stride, hd) values, act dtype
+                           // KV, stride, hd) values
     void *x, *ln, *qkv, *att, *proj, *h13, *sw; // (max_rows, ...) activations, act dtype
     float *rstd;           // (max_rows) fp32
     void *logits;          // (max_logits, V) act dtype
@@ -220,11 +221,11 @@ typedef struct {
     float *logits_host;    // (max_logits, V) fp32
 } ModelDecode;
 
-// Allocates the cache (zeroed) and the step buffers for a model: slots sequences of up to
-// ctx (<= model.max_seq) positions, max_rows rows per step, max_logits (<= max_rows) of
-// them with logits.
+// Allocates the cache (zeroed, dtype kv: DT_F32 or DT_BF16) and the step buffers for a
+// model: slots sequences of up to ctx (<= model.max_seq) positions, max_rows rows per step,
+// max_logits (<= max_rows) of them with logits.
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
-                       int max_logits);
+                       int max_logits, DType kv);
 void model_decode_free(ModelDecode *d, Model *m);
 // One step over n rows: row i feeds token tok[i] at position pos[i] of slot slot[i] (its
 // keys and values go into the cache; positions 0 .. pos[i]-1 of the slot must have been fed

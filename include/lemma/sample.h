@@ -59,6 +59,7 @@ typedef struct {
     int slots;               // sequences decoded together
     int prefill_tokens;      // prompt tokens fed per step at most (beside one per generating slot)
     int ctx;                 // cache positions per sequence (<= model.max_seq)
+    DType kv;                // KV cache dtype (sample.kv_cache): DT_F32 (0, exact) or DT_BF16
 } SampleConfig;
 
 typedef struct {
@@ -129,6 +130,8 @@ typedef struct {
 
 // The sample.*, data.*, run.* keys; 0, or 2 with err filled.
 int sample_options_from(SampleOptions *o, const Config *cfg, char *err, size_t err_len);
+// sample.kv_cache as a dtype (DT_BF16 or DT_F32).
+DType sample_kv_dtype(const Config *cfg);
 void sample_options_free(SampleOptions *o);
 
 typedef struct {

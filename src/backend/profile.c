@@ -111,12 +111,12 @@ static void w_scale(Backend *b, float *x, float s, size_t n) {
     TIMED(P_SCALE, INNER(b)->scale(INNER(b), x, s, n));
 }
 static void w_kv_write(Backend *b, void *kc, void *vc, const void *q, const int *sl, const int *pos,
-                       int N, int H, int KV, int hd, int ctx) {
-    TIMED(P_KV_WRITE, INNER(b)->kv_write(INNER(b), kc, vc, q, sl, pos, N, H, KV, hd, ctx));
+                       int N, int H, int KV, int hd, int ctx, DType kvt) {
+    TIMED(P_KV_WRITE, INNER(b)->kv_write(INNER(b), kc, vc, q, sl, pos, N, H, KV, hd, ctx, kvt));
 }
 static void w_att_dec(Backend *b, void *o, const void *q, const void *kc, const void *vc, const int *sl,
-                      const int *pos, int N, int H, int KV, int hd, int ctx) {
-    TIMED(P_ATT_DEC, INNER(b)->attention_decode(INNER(b), o, q, kc, vc, sl, pos, N, H, KV, hd, ctx));
+                      const int *pos, int N, int H, int KV, int hd, int ctx, DType kvt) {
+    TIMED(P_ATT_DEC, INNER(b)->attention_decode(INNER(b), o, q, kc, vc, sl, pos, N, H, KV, hd, ctx, kvt));
 }
 static void w_mm_rows(Backend *b, void *o, const void *i, const void *w, const void *bias, int N, int C, int OC) {
     TIMED(P_MM_ROWS, INNER(b)->matmul_rows(INNER(b), o, i, w, bias, N, C, OC));

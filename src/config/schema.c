@@ -96,6 +96,10 @@ const CfgEntry cfg_schema[] = {
     {"sample.prefill_tokens", CFG_INT, "1024", 1, 1048576, NULL,
      "prompt tokens fed per decoding step at most (chunked prefill beside the generating "
      "sequences)"},
+    {"sample.kv_cache", CFG_ENUM, "bf16", NO_RANGE, "bf16|fp32",
+     "dtype of the KV cache: bf16 halves its memory and the attention's memory traffic "
+     "(keys and values rounded to bf16, compute in fp32); fp32 decodes exactly as a full "
+     "forward pass"},
     {"sample.too_long", CFG_ENUM, "skip", NO_RANGE, "skip|error",
      "a prompt with no room for a completion in model.max_seq: skip it (named and counted) "
      "or stop with an error"},

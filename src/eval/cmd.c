@@ -27,6 +27,7 @@ static int eval_gen_from(SampleConfig *g, const Config *cfg, char *err, size_t e
         g->max_new_tokens = (int)cfg_int(cfg, "eval.max_new_tokens");
         g->slots = (int)cfg_int(cfg, "eval.batch");
         g->prefill_tokens = so.gen.prefill_tokens;
+        g->kv = so.gen.kv;
         g->seed = so.gen.seed;
         g->n_stop = so.gen.n_stop;
         g->stop = lm_calloc((size_t)g->n_stop + 1, sizeof(char *));

@@ -214,6 +214,7 @@ static int teacher_model_open(TeacherModel *tm, const Config *build_cfg, char *e
     s->seed = (uint64_t)cfg_int(build_cfg, "run.seed");
     s->slots = (int)cfg_int(build_cfg, "sample.batch");
     s->prefill_tokens = (int)cfg_int(build_cfg, "sample.prefill_tokens");
+    s->kv = sample_kv_dtype(build_cfg);
     s->ctx = mc.max_seq;
     if (rc == 0) return 0;
     teacher_model_close(tm);

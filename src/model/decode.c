@@ -20,10 +20,12 @@ static size_t dec_layer_elems(const ModelConfig *mc, int slots, int ctx) {
     return (size_t)slots * mc->n_kv_heads * mc->head_dim * ctx;
 }
 
+static size_t dec_kv_size(DType kv) { return kv == DT_F32 ? sizeof(float) : sizeof(uint16_t); }
+
 static int dec_round_ctx(int ctx) { return (ctx + 15) / 16 * 16; }
 
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
-                       int max_logits) {
+                       int max_logits, DType kv) {
     const ModelConfig *mc = &m->cfg;
     Backend *be = m->be;
     LM_CHECK(slots > 0 && max_rows > 0 && max_logits > 0 && max_logits <= max_rows,
@@ -31,12 +33,13 @@ void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_row
              max_logits);
     LM_CHECK(ctx > 0 && ctx <= mc->max_seq, "model_decode_init: context %d (model.max_seq = %d)",
              ctx, mc->max_seq);
+    LM_CHECK(kv == DT_F32 || kv == DT_BF16, "model_decode_init: KV cache dtype %d", (int)kv);
     memset(d, 0, sizeof *d);
-    d->slots = slots, d->ctx = ctx, d->stride = dec_round_ctx(ctx), d->max_rows = max_rows;
+    d->kv = kv, d->slots = slots, d->ctx = ctx, d->stride = dec_round_ctx(ctx), d->max_rows = max_rows;
     d->max_logits = max_logits;
     size_t as = be->act_size, R = (size_t)max_rows, C = mc->dim, F = mc->ffn_dim;
     size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
-    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * as;
+    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * dec_kv_size(kv);
     d->kc = be->alloc(be, cache, "KV cache (keys)");
     d->vc = be->alloc(be, cache, "KV cache (values)");
     be->zero(be, d->kc, cache); // padded positions are read (and masked): keep them finite
@@ -92,14 +95,15 @@ static void dec_block(Model *m, ModelDecode *d, int l, int n) {
     int C = mc->dim, H = mc->n_heads, KV = mc->n_kv_heads, hd = mc->head_dim, F = mc->ffn_dim;
     int hq = H * hd, qkvd = hq + 2 * KV * hd;
     float eps = mc->norm_eps;
-    size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride);
-    void *kc = dec_at(m, d->kc, lay), *vc = dec_at(m, d->vc, lay);
+    size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride) * dec_kv_size(d->kv);
+    void *kc = (char *)d->kc + lay, *vc = (char *)d->vc + lay;
 
     be->matmul_rows(be, d->qkv, d->ln, dec_w(m, lo->wqkv), mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,
                     n, C, qkvd);
     be->rope(be, d->qkv, d->pos, n, 1, H, KV, hd, mc->rope_theta, 0);
-    be->kv_write(be, kc, vc, d->qkv, d->slot, d->pos, n, H, KV, hd, d->stride);
-    be->attention_decode(be, d->att, d->qkv, kc, vc, d->slot, d->pos, n, H, KV, hd, d->stride);
+    be->kv_write(be, kc, vc, d->qkv, d->slot, d->pos, n, H, KV, hd, d->stride, d->kv);
+    be->attention_decode(be, d->att, d->qkv, kc, vc, d->slot, d->pos, n, H, KV, hd, d->stride,
+                         d->kv);
     be->matmul_rows(be, d->proj, d->att, dec_w(m, lo->wo), NULL, n, hq, C);
     be->residual_rmsnorm_fwd(be, d->x, d->ln, d->rstd, d->x, d->proj, dec_w(m, lo->mlp_norm), n,
                              C, eps);

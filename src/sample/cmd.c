@@ -35,6 +35,10 @@ static char *sample_unescape(const char *s) {
     return out;
 }
 
+DType sample_kv_dtype(const Config *cfg) {
+    return strcmp(cfg_str(cfg, "sample.kv_cache"), "bf16") == 0 ? DT_BF16 : DT_F32;
+}
+
 int sample_options_from(SampleOptions *o, const Config *cfg, char *err, size_t err_len) {
     memset(o, 0, sizeof *o);
     SampleConfig *g = &o->gen;
@@ -45,6 +49,7 @@ int sample_options_from(SampleOptions *o, const Config *cfg, char *err, size_t e
     g->seed = (uint64_t)cfg_int(cfg, "run.seed");
     g->slots = (int)cfg_int(cfg, "sample.batch");
     g->prefill_tokens = (int)cfg_int(cfg, "sample.prefill_tokens");
+    g->kv = sample_kv_dtype(cfg);
     g->n_stop = cfg_list_len(cfg, "sample.stop");
     g->stop = lm_calloc((size_t)g->n_stop + 1, sizeof(char *));
     for (int i = 0; i < g->n_stop; i++) g->stop[i] = sample_unescape(cfg_list_item(cfg, "sample.stop", i));

@@ -47,7 +47,7 @@ SampleEngine *sample_engine_create(Model *m, const Tokenizer *tok, const SampleC
     SampleEngine *e = lm_calloc(1, sizeof *e);
     e->m = m, e->tok = tok, e->c = *c;
     int rows = c->slots + c->prefill_tokens, V = m->cfg.vocab;
-    model_decode_init(&e->dec, m, c->slots, c->ctx, rows, c->slots);
+    model_decode_init(&e->dec, m, c->slots, c->ctx, rows, c->slots, c->kv);
     size_t piece = 1; // longest text of one token
     for (int i = 0; i < tok->n_special; i++)
         if (strlen(tok->special[i]) > piece) piece = strlen(tok->special[i]);

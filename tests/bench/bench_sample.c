@@ -8,7 +8,8 @@
 // one JSON line; --profile adds the per-op table.
 //   bench_sample --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --batch 64
 //                [--prompt 64] [--new 128] [--vocab 260] [--threads 2]
-//                [--device cpu|cuda] [--precision bf16|fp32] [--profile]
+//                [--device cpu|cuda] [--precision bf16|fp32] [--kv-cache bf16|fp32]
+//                [--profile]
 //                [--rates-only | --sgemm-gflops X --read-gbps Y]
 // --rates-only prints the machine's rates alone (for the weights of this model size), so
 // that a script can measure them once, under the OpenMP settings best for OpenBLAS, and
@@ -27,11 +28,11 @@
 typedef struct {
     int dim, layers, heads, kv_heads, ffn, batch, prompt, n_new, vocab, threads, profile, rates_only;
     double sgemm, read; // rates given on the command line (0: measure them here)
-    const char *device, *precision;
+    const char *device, *precision, *kv_cache; // kv_cache: as sample.kv_cache (default bf16)
 } BenchArgs;
 
 static void parse(int argc, char **argv, BenchArgs *a) {
-    *a = (BenchArgs){256, 6, 8, 4, 768, 64, 64, 128, 260, 0, 0, 0, 0, 0, "cpu", "bf16"};
+    *a = (BenchArgs){256, 6, 8, 4, 768, 64, 64, 128, 260, 0, 0, 0, 0, 0, "cpu", "bf16", "bf16"};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
         int used = 1;
@@ -47,6 +48,7 @@ static void parse(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
         else if (!strcmp(k, "--device")) a->device = v;
         else if (!strcmp(k, "--precision")) a->precision = v;
+        else if (!strcmp(k, "--kv-cache")) a->kv_cache = v;
         else if (!strcmp(k, "--sgemm-gflops")) a->sgemm = atof(v);
         else if (!strcmp(k, "--read-gbps")) a->read = atof(v);
         else if (!strcmp(k, "--profile")) a->profile = 1, used = 0;
@@ -56,6 +58,10 @@ static void parse(int argc, char **argv, BenchArgs *a) {
             exit(2);
         }
         i += used;
+    }
+    if (strcmp(a->kv_cache, "bf16") && strcmp(a->kv_cache, "fp32")) {
+        fprintf(stderr, "bench_sample: --kv-cache %s (bf16 or fp32)\n", a->kv_cache);
+        exit(2);
     }
     if (a->batch < 1 || a->prompt < 1 || a->n_new < 2) {
         fprintf(stderr, "bench_sample: need batch >= 1, prompt >= 1, new >= 2\n");
@@ -157,7 +163,8 @@ int main(int argc, char **argv) {
     int *prompts;
     SampleRequest *reqs = make_requests(&a, &prompts);
     SampleConfig c = {.strategy = {0.7f, 0, 1.0f}, .max_new_tokens = a.n_new, .seed = 1,
-                      .slots = a.batch, .prefill_tokens = a.batch * a.prompt, .ctx = mc.max_seq};
+                      .slots = a.batch, .prefill_tokens = a.batch * a.prompt, .ctx = mc.max_seq,
+                      .kv = strcmp(a.kv_cache, "bf16") ? DT_F32 : DT_BF16};
     SampleEngine *e = sample_engine_create(&m, &tok, &c);
     Feed f = {reqs, a.batch, 0};
     double t0 = lm_now(); // one step: every prompt into the cache, every first token drawn
@@ -178,11 +185,11 @@ int main(int argc, char **argv) {
     double bw = cpu ? (a.read > 0 ? a.read : read_gbps((size_t)weights)) : 0;
     double bound = cpu ? 1.0 / fmax(weights / (bw * 1e9), flops_tok / (sg * 1e9)) : 0;
     printf("{\"impl\": \"lemma\", \"device\": \"%s\", \"precision\": \"%s\", \"dim\": %d, "
-           "\"layers\": %d, \"batch\": %d, \"prompt\": %d, \"new\": %d, \"threads\": %d, "
+           "\"layers\": %d, \"kv_cache\": \"%s\", \"batch\": %d, \"prompt\": %d, \"new\": %d, \"threads\": %d, "
            "\"tokens_per_s\": %.1f, \"step_ms\": %.3f, \"prefill_s\": %.3f, \"gflops\": %.2f, "
            "\"sgemm_gflops\": %.2f, \"frac_sgemm\": %.4f, \"read_gbps\": %.2f, "
            "\"bound_tokens_per_s\": %.1f}\n",
-           inner->name, inner->act == DT_BF16 ? "bf16" : "fp32", a.dim, a.layers, a.batch,
+           inner->name, inner->act == DT_BF16 ? "bf16" : "fp32", a.dim, a.layers, a.kv_cache, a.batch,
            a.prompt, a.n_new, inner->threads, tps, 1e3 * (t2 - t1) / (a.n_new - 1), t1 - t0,
            tps * flops_tok / 1e9, sg, sg > 0 ? tps * flops_tok / 1e9 / sg : 0, bw, bound);
     if (a.profile) backend_profile_report(be, stdout);

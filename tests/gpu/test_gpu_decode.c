@@ -1,7 +1,8 @@
 // tests/gpu/test_gpu_decode: the decoding ops of the CUDA backend against the CPU backend
 // (the reference), in fp32 (relative L2 within 1e-5) and bf16 (within 1e-2; inputs rounded
 // to bf16 values first, so the comparison measures compute error): kv_write (the whole
-// caches compared, so writes outside the rows' cells show), attention_decode (rows of several
+// caches compared, exactly, so writes outside the rows' cells show; fp32 and bf16 caches in
+// both modes), attention_decode (rows of several
 // slots and lengths across tile boundaries, GQA groups of 1, 2 and 4, head dims 16 to 128),
 // matmul_rows, and model_decode_step logits of a small random model fed in chunks. Every
 // overwritten output starts as NaN on both sides. The seed is printed (argv[1] repeats a
@@ -89,6 +90,41 @@ static void cmp_act(const char *what, const Mode *m, Backend *bs[2], void *p[2],
     free(want), free(got);
 }
 
+// KV cache buffer of n elements of dtype t holding h (values representable in t), and back.
+static void *dcache(Backend *b, const float *h, size_t n, DType t) {
+    size_t es = t == DT_BF16 ? sizeof(uint16_t) : sizeof(float);
+    void *p = b->alloc(b, n * es, "test cache"), *src = (void *)h;
+    if (t == DT_BF16) {
+        uint16_t *u = lm_malloc(n * sizeof(uint16_t));
+        for (size_t i = 0; i < n; i++) u[i] = lm_f32_to_bf16(h[i]);
+        src = u;
+    }
+    b->upload(b, p, src, n * es);
+    if (src != h) free(src);
+    return p;
+}
+
+static float *hcache(Backend *b, const void *p, size_t n, DType t) {
+    float *h = lm_malloc(n * sizeof(float));
+    b->sync(b);
+    if (t == DT_F32) {
+        b->download(b, h, p, n * sizeof(float));
+        return h;
+    }
+    uint16_t *u = lm_malloc(n * sizeof(uint16_t));
+    b->download(b, u, p, n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) h[i] = lm_bf16_to_f32(u[i]);
+    free(u);
+    return h;
+}
+
+static void cmp_cache(const char *what, const Mode *m, Backend *bs[2], void *p[2], size_t n,
+                      DType t) {
+    float *want = hcache(bs[0], p[0], n, t), *got = hcache(bs[1], p[1], n, t);
+    compare(what, m, got, want, n, 0.0); // copies (and the same rounding): exact
+    free(want), free(got);
+}
+
 // ---------------------------------------------------------------------------
 // the ops
 
@@ -109,12 +145,15 @@ static void make_rows(const DecCase *c, int *slot, int *pos) {
     }
 }
 
-static void check_decode_ops(const Mode *m, const DecCase *c) {
+// The cache in dtype kvt (bf16 keys and values are rounded the same way on both sides, so
+// with an fp32 act dtype the attention still agrees to fp32 rounding).
+static void check_decode_ops(const Mode *m, const DecCase *c, DType kvt) {
     Backend *bs[2] = {g_cpu, m->gpu};
     int R = (c->H + 2 * c->KV) * c->hd;
     size_t cache = (size_t)c->S * c->KV * c->hd * c->ctx, nq = (size_t)c->N * R;
     size_t no = (size_t)c->N * c->H * c->hd;
-    float *kc0 = hrand(cache, 1.0f, m->bf16), *vc0 = hrand(cache, 1.0f, m->bf16);
+    int kb = kvt == DT_BF16;
+    float *kc0 = hrand(cache, 1.0f, m->bf16 || kb), *vc0 = hrand(cache, 1.0f, m->bf16 || kb);
     float *qkv = hrand(nq, 1.0f, m->bf16);
     int *slot = lm_malloc((size_t)c->N * sizeof(int)), *pos = lm_malloc((size_t)c->N * sizeof(int));
     make_rows(c, slot, pos);
@@ -122,19 +161,21 @@ static void check_decode_ops(const Mode *m, const DecCase *c) {
     int *ds[2], *dp[2];
     for (int k = 0; k < 2; k++) {
         Backend *b = bs[k];
-        kc[k] = dact(b, kc0, cache), vc[k] = dact(b, vc0, cache), q[k] = dact(b, qkv, nq);
+        kc[k] = dcache(b, kc0, cache, kvt), vc[k] = dcache(b, vc0, cache, kvt);
+        q[k] = dact(b, qkv, nq);
         out[k] = dact(b, NULL, no);
         ds[k] = di32(b, slot, c->N), dp[k] = di32(b, pos, c->N);
-        b->kv_write(b, kc[k], vc[k], q[k], ds[k], dp[k], c->N, c->H, c->KV, c->hd, c->ctx);
+        b->kv_write(b, kc[k], vc[k], q[k], ds[k], dp[k], c->N, c->H, c->KV, c->hd, c->ctx, kvt);
         b->attention_decode(b, out[k], q[k], kc[k], vc[k], ds[k], dp[k], c->N, c->H, c->KV,
-                            c->hd, c->ctx);
+                            c->hd, c->ctx, kvt);
     }
-    char what[96];
-    snprintf(what, sizeof what, "kv_write keys N=%d KV=%d hd=%d ctx=%d", c->N, c->KV, c->hd, c->ctx);
-    cmp_act(what, m, bs, kc, cache, 0.0); // copies: exact
-    snprintf(what, sizeof what, "kv_write values N=%d KV=%d hd=%d ctx=%d", c->N, c->KV, c->hd, c->ctx);
-    cmp_act(what, m, bs, vc, cache, 0.0);
-    snprintf(what, sizeof what, "attention_decode N=%d H=%d KV=%d hd=%d", c->N, c->H, c->KV, c->hd);
+    char what[112];
+    const char *kn = kb ? "bf16" : "fp32";
+    snprintf(what, sizeof what, "kv_write keys (%s) N=%d KV=%d hd=%d ctx=%d", kn, c->N, c->KV, c->hd, c->ctx);
+    cmp_cache(what, m, bs, kc, cache, kvt);
+    snprintf(what, sizeof what, "kv_write values (%s) N=%d KV=%d hd=%d ctx=%d", kn, c->N, c->KV, c->hd, c->ctx);
+    cmp_cache(what, m, bs, vc, cache, kvt);
+    snprintf(what, sizeof what, "attention_decode (%s) N=%d H=%d KV=%d hd=%d", kn, c->N, c->H, c->KV, c->hd);
     cmp_act(what, m, bs, out, no, m->tol);
     for (int k = 0; k < 2; k++) {
         Backend *b = bs[k];
@@ -150,7 +191,8 @@ static void test_decode_ops(void) {
         {7, 4, 4, 1, 64, 400},  {33, 9, 12, 12, 20, 48}, {3, 2, 16, 4, 128, 256},
     };
     for (int mi = 0; mi < 2; mi++)
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_decode_ops(&g_modes[mi], &cases[i]);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            for (int kb = 0; kb < 2; kb++) check_decode_ops(&g_modes[mi], &cases[i], kb ? DT_BF16 : DT_F32);
 }
 
 static void test_matmul_rows(void) {
@@ -200,7 +242,8 @@ static void test_model_decode(void) {
             if (md->bf16) p[i] = lm_bf16_to_f32(lm_f32_to_bf16(p[i]));
         for (int k = 0; k < 2; k++) model_set_params(&m[k], p);
         ModelDecode d[2];
-        for (int k = 0; k < 2; k++) model_decode_init(&d[k], &m[k], 2, 150, 64, 64);
+        DType kv = md->bf16 ? DT_BF16 : DT_F32;
+        for (int k = 0; k < 2; k++) model_decode_init(&d[k], &m[k], 2, 150, 64, 64, kv);
         int tok[64], slot[64], pos[64], done[2] = {0, 0};
         double worst = 0;
         for (int step = 0; step < 12; step++) { // chunk sizes 1 .. 23 per slot

@@ -5,14 +5,16 @@
 // with it (OpenBLAS picks different kernels for different row counts; its small-matrix
 // kernels round differently).
 //
-// matmul_rows: input rows are packed transposed in blocks of DEC_MB rows (xp: (C, DEC_MB) per
-// block, zero-padded); a kernel keeps DEC_OB weight rows x DEC_MB input rows of sums in
+// The cache holds fp32 or bf16 keys and values (compute in fp32 either way).
+//
+// matmul_rows: input rows are packed transposed in blocks of DEC_MB rows ((C, DEC_MB) per
+// block, zero-padded; each thread packs every block into its own buffer); a kernel keeps DEC_OB weight rows x DEC_MB input rows of sums in
 // registers, broadcasting one weight and loading DEC_MV vectors of inputs per step of the
 // sum. Each weight block runs over the whole input dimension before the next one, so that
 // its rows stream from memory once (the packed inputs come back from L2 for every block);
 // within a block the sum runs in chunks of DEC_KC input dimensions whose running sums wait
 // in a tile between chunks (loaded back, not added: the order of the sum is unchanged).
-// Threads own ranges of weight blocks (no barrier after the packing).
+// Threads own ranges of weight blocks (no barrier: each packs the inputs itself).
 #include "cpu_internal.h"
 #include "lemma/util.h"
 
@@ -37,6 +39,42 @@
 typedef float dec_vf __attribute__((vector_size(DEC_VL * sizeof(float))));
 #define DEC_VLOAD(v, p) memcpy(&(v), (p), sizeof(dec_vf))
 #define DEC_VSTORE(p, v) memcpy((p), &(v), sizeof(dec_vf))
+
+// ---------------------------------------------------------------------------
+// In-register transpose of DEC_VL x DEC_VL floats (packing, and the small-N kernels).
+
+typedef int dec_vi __attribute__((vector_size(DEC_VL * sizeof(int))));
+// Butterfly step b of the in-register transpose: lanes with bit b set come from the other
+// vector (lo gets hi's lanes shifted down by b, hi gets lo's shifted up).
+#define DEC_LO(b, l) (((l) & (b)) ? DEC_VL + (l) - (b) : (l))
+#define DEC_HI(b, l) (((l) & (b)) ? DEC_VL + (l) : (l) + (b))
+#if DEC_VL == 16
+#define DEC_MASK(F, b)                                                                             \
+    (dec_vi) {                                                                                     \
+        F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7), F(b, 8), F(b, 9),  \
+            F(b, 10), F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)                             \
+    }
+#else
+#define DEC_MASK(F, b) (dec_vi){F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7)}
+#endif
+
+#define DEC_BUTTERFLY(r, b)                                                                        \
+    _Pragma("GCC unroll 16") for (int i = 0; i < DEC_VL; i++) {                                    \
+        if (i & (b)) continue;                                                                     \
+        dec_vf lo = r[i], hi = r[i + (b)];                                                         \
+        r[i] = __builtin_shuffle(lo, hi, DEC_MASK(DEC_LO, b));                                     \
+        r[i + (b)] = __builtin_shuffle(lo, hi, DEC_MASK(DEC_HI, b));                               \
+    }
+
+// r[i][j] <- r[j][i].
+static inline void dec_transpose(dec_vf r[DEC_VL]) {
+    DEC_BUTTERFLY(r, 1)
+    DEC_BUTTERFLY(r, 2)
+    DEC_BUTTERFLY(r, 4)
+#if DEC_VL == 16
+    DEC_BUTTERFLY(r, 8)
+#endif
+}
 
 // ---------------------------------------------------------------------------
 // matmul_rows
@@ -106,24 +144,28 @@ typedef struct {
     float *out;
     const float *x, *w, *bias;
     int N, C, OC, nmb, nob; // input blocks of DEC_MB rows, weight blocks of DEC_OB rows
-    float *xp;              // (nmb, C, DEC_MB) packed inputs
-    float *tiles;           // (nob, DEC_OB, DEC_MB) running sums
 } DecMM;
 
-// Block k of xp: rows k*DEC_MB .. of x transposed, zero-padded (called by every thread).
-static void dec_pack_block(const DecMM *mm, int k) {
-    float *blk = mm->xp + (size_t)k * mm->C * DEC_MB;
+// Input block k packed into blk (C, DEC_MB): rows k*DEC_MB .. of x transposed, zero-padded
+// past N; DEC_VL x DEC_VL tiles transposed in registers, a scalar loop at the edges.
+static void dec_pack_block(const DecMM *mm, int k, float *blk) {
     int C = mm->C, n0 = k * DEC_MB, nr = mm->N - n0 < DEC_MB ? mm->N - n0 : DEC_MB;
-    if (nr < DEC_MB) memset(blk, 0, (size_t)C * DEC_MB * sizeof(float));
-    for (int j = 0; j < nr; j++) {
-        const float *row = mm->x + (size_t)(n0 + j) * C;
-        for (int c = 0; c < C; c++) blk[(size_t)c * DEC_MB + j] = row[c];
+    for (int j0 = 0; j0 < DEC_MB; j0 += DEC_VL) {
+        int c = 0;
+        for (; j0 + DEC_VL <= nr && c + DEC_VL <= C; c += DEC_VL) {
+            dec_vf t[DEC_VL];
+            for (int j = 0; j < DEC_VL; j++) DEC_VLOAD(t[j], mm->x + (size_t)(n0 + j0 + j) * C + c);
+            dec_transpose(t);
+            for (int i = 0; i < DEC_VL; i++) DEC_VSTORE(blk + (size_t)(c + i) * DEC_MB + j0, t[i]);
+        }
+        for (; c < C; c++)
+            for (int j = j0; j < j0 + DEC_VL; j++)
+                blk[(size_t)c * DEC_MB + j] = j < nr ? mm->x[(size_t)(n0 + j) * C + c] : 0.0f;
     }
 }
 
 // Weight block ob's tile into out (rows of input block k), with the bias.
-static void dec_store(const DecMM *mm, int ob, int k) {
-    const float *tile = mm->tiles + (size_t)ob * DEC_OB * DEC_MB;
+static void dec_store(const DecMM *mm, const float *tile, int ob, int k) {
     int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
     int n0 = k * DEC_MB, nr = mm->N - n0 < DEC_MB ? mm->N - n0 : DEC_MB;
     for (int j = 0; j < nr; j++) {
@@ -132,24 +174,25 @@ static void dec_store(const DecMM *mm, int ob, int k) {
     }
 }
 
-// One thread's weight blocks [ob0, ob1) over every input block, block by block.
-static void dec_thread(const DecMM *mm, int ob0, int ob1) {
+// One thread's weight blocks [ob0, ob1) over every input block: the thread packs each input
+// block itself into xb (C, DEC_MB) (no barrier, and the block stays in this core's cache),
+// then runs each weight block over it, the running sums in tile (DEC_OB, DEC_MB).
+static void dec_thread(const DecMM *mm, int ob0, int ob1, float *xb, float *tile) {
     const float *wr[DEC_OB];
     for (int k = 0; k < mm->nmb; k++) {
         int nr = mm->N - k * DEC_MB < DEC_MB ? mm->N - k * DEC_MB : DEC_MB;
         int mv = (nr + DEC_VL - 1) / DEC_VL;
-        const float *xb = mm->xp + (size_t)k * mm->C * DEC_MB;
+        dec_pack_block(mm, k, xb);
         for (int ob = ob0; ob < ob1; ob++) {
             int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
             for (int c0 = 0; c0 < mm->C; c0 += DEC_KC) {
                 int kc = mm->C - c0 < DEC_KC ? mm->C - c0 : DEC_KC;
                 for (int r = 0; r < DEC_OB; r++) // rows past OC repeat the last one (not stored)
                     wr[r] = mm->w + (size_t)(o0 + (r < no ? r : no - 1)) * mm->C + c0;
-                dec_kernel(mm->tiles + (size_t)ob * DEC_OB * DEC_MB, wr, xb + (size_t)c0 * DEC_MB,
-                           kc, c0 == 0, mv);
+                dec_kernel(tile, wr, xb + (size_t)c0 * DEC_MB, kc, c0 == 0, mv);
             }
+            dec_store(mm, tile, ob, k);
         }
-        for (int ob = ob0; ob < ob1; ob++) dec_store(mm, ob, k);
     }
 }
 
@@ -160,39 +203,7 @@ static void dec_thread(const DecMM *mm, int ob0, int ob1) {
 // fused multiply-adds in the same order as the kernels above, so every output is bitwise
 // the same as with many rows; the weights are read once, in whole vectors.
 
-typedef int dec_vi __attribute__((vector_size(DEC_VL * sizeof(int))));
-// Butterfly step b of the in-register transpose: lanes with bit b set come from the other
-// vector (lo gets hi's lanes shifted down by b, hi gets lo's shifted up).
-#define DEC_LO(b, l) (((l) & (b)) ? DEC_VL + (l) - (b) : (l))
-#define DEC_HI(b, l) (((l) & (b)) ? DEC_VL + (l) : (l) + (b))
-#if DEC_VL == 16
-#define DEC_MASK(F, b)                                                                             \
-    (dec_vi) {                                                                                     \
-        F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7), F(b, 8), F(b, 9),  \
-            F(b, 10), F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)                             \
-    }
-#else
-#define DEC_MASK(F, b) (dec_vi){F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7)}
-#endif
 #define DEC_SMALL (DEC_VL / 2) // rows below which matmul_rows takes this path
-
-#define DEC_BUTTERFLY(r, b)                                                                        \
-    _Pragma("GCC unroll 16") for (int i = 0; i < DEC_VL; i++) {                                    \
-        if (i & (b)) continue;                                                                     \
-        dec_vf lo = r[i], hi = r[i + (b)];                                                         \
-        r[i] = __builtin_shuffle(lo, hi, DEC_MASK(DEC_LO, b));                                     \
-        r[i + (b)] = __builtin_shuffle(lo, hi, DEC_MASK(DEC_HI, b));                               \
-    }
-
-// r[i][j] <- r[j][i].
-static inline void dec_transpose(dec_vf r[DEC_VL]) {
-    DEC_BUTTERFLY(r, 1)
-    DEC_BUTTERFLY(r, 2)
-    DEC_BUTTERFLY(r, 4)
-#if DEC_VL == 16
-    DEC_BUTTERFLY(r, 8)
-#endif
-}
 
 // Outputs o0 .. o0+VL of the NR rows of x (N < DEC_SMALL): wr the VL weight rows (rows past
 // OC repeat the last one), no of them stored.
@@ -264,23 +275,55 @@ void cpu_matmul_rows(Backend *b, void *out, const void *inp, const void *w, cons
         dec_matmul_small(out, inp, w, bias, N, C, OC);
         return;
     }
-    DecMM mm = {out, inp, w, bias, N, C, OC, (N + DEC_MB - 1) / DEC_MB, (OC + DEC_OB - 1) / DEC_OB,
-                NULL, NULL};
-    size_t xp_floats = (size_t)mm.nmb * C * DEC_MB, stride;
-    size_t total = xp_floats + (size_t)mm.nob * DEC_OB * DEC_MB;
-    mm.xp = cpu_scratch(b, (total + b->threads - 1) / b->threads, &stride); // one buffer
-    mm.tiles = mm.xp + xp_floats;
+    DecMM mm = {out, inp, w, bias, N, C, OC, (N + DEC_MB - 1) / DEC_MB, (OC + DEC_OB - 1) / DEC_OB};
+    size_t stride;
+    float *scratch = cpu_scratch(b, (size_t)(C + DEC_OB) * DEC_MB, &stride);
 #pragma omp parallel if ((long)N * C * OC >= DEC_PAR_WORK)
     {
         int nth = omp_get_num_threads(), t = omp_get_thread_num();
-#pragma omp for schedule(static)
-        for (int k = 0; k < mm.nmb; k++) dec_pack_block(&mm, k);
-        dec_thread(&mm, (int)((long)mm.nob * t / nth), (int)((long)mm.nob * (t + 1) / nth));
+        float *xb = scratch + (size_t)t * stride;
+        dec_thread(&mm, (int)((long)mm.nob * t / nth), (int)((long)mm.nob * (t + 1) / nth), xb,
+                   xb + (size_t)C * DEC_MB);
     }
 }
 
 // ---------------------------------------------------------------------------
-// KV cache
+// KV cache: fp32, or bf16 (round to nearest even on the way in, exact on the way out: a
+// bf16 value widens to fp32 by a 16-bit shift). The loads below take the cache dtype as a
+// constant argument: the always-inline callers are compiled once per dtype.
+
+typedef uint16_t dec_vh __attribute__((vector_size(DEC_VL * sizeof(uint16_t))));
+typedef uint32_t dec_vu __attribute__((vector_size(DEC_VL * sizeof(uint32_t))));
+#define DEC_INLINE static inline __attribute__((always_inline))
+
+// DEC_VL cache elements from element i of p, as fp32.
+DEC_INLINE dec_vf dec_kv_load(const void *p, size_t i, DType t) {
+    dec_vf f;
+    if (t == DT_F32) {
+        DEC_VLOAD(f, (const float *)p + i);
+    } else {
+        dec_vh h;
+        memcpy(&h, (const uint16_t *)p + i, sizeof h);
+        dec_vu u = __builtin_convertvector(h, dec_vu) << 16;
+        memcpy(&f, &u, sizeof f);
+    }
+    return f;
+}
+
+DEC_INLINE float dec_kv_load1(const void *p, size_t i, DType t) {
+    return t == DT_F32 ? ((const float *)p)[i] : lm_bf16_to_f32(((const uint16_t *)p)[i]);
+}
+
+DEC_INLINE void dec_kv_store1(void *p, size_t i, float x, DType t) {
+    if (t == DT_F32) ((float *)p)[i] = x;
+    else ((uint16_t *)p)[i] = lm_f32_to_bf16(x);
+}
+
+static size_t dec_kv_size(DType t) { return t == DT_F32 ? sizeof(float) : sizeof(uint16_t); }
+
+static void dec_check_kvt(const char *op, DType t) {
+    LM_CHECK(t == DT_F32 || t == DT_BF16, "%s: KV cache dtype %d (fp32 or bf16 only)", op, (int)t);
+}
 
 // Key (t, d) of one (slot, kv head) cache: blocks of 16 positions, each (hd, 16).
 static inline size_t dec_kidx(int t, int d, int hd) {
@@ -288,9 +331,10 @@ static inline size_t dec_kidx(int t, int d, int hd) {
 }
 
 void cpu_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
-                  const int *pos, int N, int H, int KV, int hd, int ctx) {
+                  const int *pos, int N, int H, int KV, int hd, int ctx, DType kvt) {
     (void)b;
     LM_CHECK(ctx % 16 == 0, "kv_write: ctx = %d is not a multiple of 16", ctx);
+    dec_check_kvt("kv_write", kvt);
     size_t R = (size_t)(H + 2 * KV) * hd;
 #pragma omp parallel for schedule(static) if ((long)N * KV * hd >= DEC_PAR_WORK / 8)
     for (int n = 0; n < N; n++) {
@@ -299,10 +343,11 @@ void cpu_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *sl
         int p = pos[n];
         for (int g = 0; g < KV; g++) {
             const float *k = row + (size_t)(H + g) * hd, *v = row + (size_t)(H + KV + g) * hd;
-            float *kt = (float *)kc + (s * KV + g) * ctx * hd;
-            float *vs = (float *)vc + ((s * KV + g) * ctx + (size_t)p) * hd;
-            for (int d = 0; d < hd; d++) kt[dec_kidx(p, d, hd)] = k[d];
-            memcpy(vs, v, (size_t)hd * sizeof(float));
+            size_t kt = (s * KV + g) * ctx * hd, vs = ((s * KV + g) * ctx + (size_t)p) * hd;
+            for (int d = 0; d < hd; d++) {
+                dec_kv_store1(kc, kt + dec_kidx(p, d, hd), k[d], kvt);
+                dec_kv_store1(vc, vs + (size_t)d, v[d], kvt);
+            }
         }
     }
 }
@@ -311,32 +356,41 @@ void cpu_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *sl
 // attention over the cache
 //
 // One task per (row, kv head): the G query heads of the group go over the slot's keys and
-// values in pairs, so that each key and value is read from memory once per task.
+// values in pairs, so that each key and value is read from memory once per task. kt, vs
+// point at the task's (slot, kv head) part of the caches, elements of dtype t.
 
-// S0[t], S1[t] = q0 . k(t), q1 . k(t) for t in [0, lenv) (lenv a multiple of 16, <= ctx;
-// kt: keys in blocks of 16 positions, (hd, 16) each); 32 positions at a time. q1 may be NULL.
-static void dec_att_scores(float *restrict S0, float *restrict S1, const float *restrict q0,
-                           const float *restrict q1, const float *restrict kt, int hd,
-                           int lenv) {
-    enum { NV = 32 / DEC_VL }; // vectors per 32 positions
-    for (int t0 = 0; t0 < lenv; t0 += 32) {
-        int nv = lenv - t0 >= 32 ? NV : 16 / DEC_VL;
-        dec_vf a[NV], b[NV];
-        for (int v = 0; v < NV; v++) a[v] = (dec_vf){0}, b[v] = (dec_vf){0};
-        for (int d = 0; d < hd; d++) {
-            float x0 = q0[d], x1 = q1 ? q1[d] : 0.0f;
-            for (int v = 0; v < nv; v++) {
-                dec_vf kv;
-                DEC_VLOAD(kv, kt + dec_kidx(t0 + v * DEC_VL, d, hd));
-                a[v] += x0 * kv;
-                b[v] += x1 * kv;
-            }
-        }
-        for (int v = 0; v < nv; v++) {
-            DEC_VSTORE(S0 + t0 + v * DEC_VL, a[v]);
-            if (S1) DEC_VSTORE(S1 + t0 + v * DEC_VL, b[v]);
-        }
+// S0[t], S1[t] = q0 . k(t), q1 . k(t) for the NV * DEC_VL positions from t0 (kt: keys in
+// blocks of 16 positions, (hd, 16) each); S1 is not written when q1 is NULL.
+#define DEC_SCORES(NV)                                                                             \
+    DEC_INLINE void dec_scores_##NV(float *restrict S0, float *restrict S1,                        \
+                                    const float *restrict q0, const float *restrict q1,            \
+                                    const void *kt, int hd, int t0, DType t) {                     \
+        dec_vf a[NV], b[NV];                                                                       \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) a[v] = (dec_vf){0}, b[v] = a[v];     \
+        for (int d = 0; d < hd; d++) {                                                             \
+            float x0 = q0[d], x1 = q1 ? q1[d] : 0.0f;                                              \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                 \
+                dec_vf kv = dec_kv_load(kt, dec_kidx(t0 + v * DEC_VL, d, hd), t);                  \
+                a[v] += x0 * kv;                                                                   \
+                b[v] += x1 * kv;                                                                   \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                     \
+            DEC_VSTORE(S0 + t0 + v * DEC_VL, a[v]);                                                \
+            if (S1) DEC_VSTORE(S1 + t0 + v * DEC_VL, b[v]);                                        \
+        }                                                                                          \
     }
+DEC_SCORES(1)
+DEC_SCORES(4)
+
+// The scores for t in [0, lenv) (lenv a multiple of 16, <= ctx): 4 vectors of positions at
+// a time (8 independent sums), then one at a time. q1 may be NULL.
+DEC_INLINE void dec_att_scores(float *restrict S0, float *restrict S1, const float *restrict q0,
+                               const float *restrict q1, const void *kt, int hd, int lenv,
+                               DType t) {
+    int t0 = 0;
+    for (; t0 + 4 * DEC_VL <= lenv; t0 += 4 * DEC_VL) dec_scores_4(S0, S1, q0, q1, kt, hd, t0, t);
+    for (; t0 < lenv; t0 += DEC_VL) dec_scores_1(S0, S1, q0, q1, kt, hd, t0, t);
 }
 
 // S[0..len) = exp(S - max) in place; returns the sum.
@@ -356,23 +410,21 @@ static float dec_att_softmax(float *restrict S, int len) {
 // o0[d], o1[d] = (sum_{t < len} P0[t] v(t)[d]) * inv0, the same with P1 (o1, P1 may be NULL),
 // for d < hd; vs: (ctx, hd) values. Positions in four interleaved partial sums added in a
 // fixed order; the head dimension in vectors, then a scalar tail.
-static void dec_att_mix(float *restrict o0, float *restrict o1, const float *restrict P0,
-                        const float *restrict P1, const float *restrict vs, int len, int hd,
-                        float inv0, float inv1) {
+DEC_INLINE void dec_att_mix(float *restrict o0, float *restrict o1, const float *restrict P0,
+                            const float *restrict P1, const void *vs, int len, int hd,
+                            float inv0, float inv1, DType dt) {
     int d0 = 0;
     for (; d0 + DEC_VL <= hd; d0 += DEC_VL) {
         dec_vf a[4] = {{0}}, b[4] = {{0}};
         int t = 0;
         for (; t + 4 <= len; t += 4)
             for (int u = 0; u < 4; u++) {
-                dec_vf v;
-                DEC_VLOAD(v, vs + (size_t)(t + u) * hd + d0);
+                dec_vf v = dec_kv_load(vs, (size_t)(t + u) * hd + d0, dt);
                 a[u] += P0[t + u] * v;
                 if (P1) b[u] += P1[t + u] * v;
             }
         for (; t < len; t++) {
-            dec_vf v;
-            DEC_VLOAD(v, vs + (size_t)t * hd + d0);
+            dec_vf v = dec_kv_load(vs, (size_t)t * hd + d0, dt);
             a[0] += P0[t] * v;
             if (P1) b[0] += P1[t] * v;
         }
@@ -386,8 +438,9 @@ static void dec_att_mix(float *restrict o0, float *restrict o1, const float *res
     for (; d0 < hd; d0++) {
         float a = 0.0f, b = 0.0f;
         for (int t = 0; t < len; t++) {
-            a += P0[t] * vs[(size_t)t * hd + d0];
-            if (P1) b += P1[t] * vs[(size_t)t * hd + d0];
+            float v = dec_kv_load1(vs, (size_t)t * hd + d0, dt);
+            a += P0[t] * v;
+            if (P1) b += P1[t] * v;
         }
         o0[d0] = a * inv0;
         if (o1) o1[d0] = b * inv1;
@@ -396,38 +449,36 @@ static void dec_att_mix(float *restrict o0, float *restrict o1, const float *res
 
 // Query heads h0 (and h0 + 1 when pair) of row n over the slot's cache of their kv head.
 // q: (H, hd) the row's query heads scaled; S: two rows of ctx floats; out: the row's output.
-static void dec_att_heads(float *out, const float *q, float *S, const float *kt,
-                          const float *vs, int h0, int pair, int len, int hd, int ctx) {
+DEC_INLINE void dec_att_heads(float *out, const float *q, float *S, const void *kt,
+                              const void *vs, int h0, int pair, int len, int hd, int ctx,
+                              DType t) {
     float *S1 = pair ? S + ctx : NULL;
     int lenv = (len + 15) / 16 * 16;
     dec_att_scores(S, S1, q + (size_t)h0 * hd, pair ? q + (size_t)(h0 + 1) * hd : NULL, kt, hd,
-                   lenv);
+                   lenv, t);
     float inv0 = 1.0f / dec_att_softmax(S, len), inv1 = pair ? 1.0f / dec_att_softmax(S1, len) : 0;
     dec_att_mix(out + (size_t)h0 * hd, pair ? out + (size_t)(h0 + 1) * hd : NULL, S, S1, vs, len,
-                hd, inv0, inv1);
+                hd, inv0, inv1, t);
 }
 
-// Asks for the keys and values of task (row, kv head) ahead of use: each task reads a fresh
-// part of the cache, too short for the hardware prefetcher to find on its own.
-static void dec_att_prefetch(const void *kc, const void *vc, const int *slot, const int *pos,
-                             long task, int KV, int hd, int ctx) {
-    int n = (int)(task / KV), g = (int)(task % KV), len = pos[n] + 1;
-    size_t base = ((size_t)slot[n] * KV + g) * ctx * hd;
-    const char *k = (const char *)((const float *)kc + base);
-    const char *v = (const char *)((const float *)vc + base);
-    size_t kbytes = (size_t)(len + 15) / 16 * 16 * hd * sizeof(float);
-    size_t vbytes = (size_t)len * hd * sizeof(float);
-    for (size_t off = 0; off < kbytes; off += 64) __builtin_prefetch(k + off, 0, 3);
-    for (size_t off = 0; off < vbytes; off += 64) __builtin_prefetch(v + off, 0, 3);
+// The G query heads of one task, compiled once per cache dtype.
+static void dec_att_group_f32(float *o, const float *q, float *S, const void *kt, const void *vs,
+                              int G, int len, int hd, int ctx) {
+    for (int h = 0; h < G; h += 2) dec_att_heads(o, q, S, kt, vs, h, h + 1 < G, len, hd, ctx, DT_F32);
+}
+static void dec_att_group_bf16(float *o, const float *q, float *S, const void *kt, const void *vs,
+                               int G, int len, int hd, int ctx) {
+    for (int h = 0; h < G; h += 2) dec_att_heads(o, q, S, kt, vs, h, h + 1 < G, len, hd, ctx, DT_BF16);
 }
 
 void cpu_attention_decode(Backend *b, void *out, const void *qkv, const void *kc,
                           const void *vc, const int *slot, const int *pos, int N, int H, int KV,
-                          int hd, int ctx) {
+                          int hd, int ctx, DType kvt) {
     LM_CHECK(KV > 0 && H % KV == 0, "attention_decode: %d query heads, %d kv heads", H, KV);
     LM_CHECK(ctx % 16 == 0, "attention_decode: ctx = %d is not a multiple of 16", ctx);
+    dec_check_kvt("attention_decode", kvt);
     int G = H / KV;
-    size_t R = (size_t)(H + 2 * KV) * hd, stride;
+    size_t R = (size_t)(H + 2 * KV) * hd, stride, es = dec_kv_size(kvt);
     float *scratch = cpu_scratch(b, 2 * (size_t)ctx + (size_t)G * hd, &stride);
     float scale = 1.0f / sqrtf((float)hd);
     long tasks = (long)N * KV, work = 0; // one (row, kv head) per task
@@ -435,15 +486,13 @@ void cpu_attention_decode(Backend *b, void *out, const void *qkv, const void *kc
 #pragma omp parallel for schedule(static) if (work >= DEC_PAR_WORK)
     for (long task = 0; task < tasks; task++) {
         int n = (int)(task / KV), g = (int)(task % KV);
-        if (task + 1 < tasks) dec_att_prefetch(kc, vc, slot, pos, task + 1, KV, hd, ctx);
         float *S = scratch + (size_t)omp_get_thread_num() * stride, *q = S + 2 * (size_t)ctx;
-        size_t s = (size_t)slot[n];
+        size_t s = (size_t)slot[n], base = (s * KV + g) * ctx * hd * es;
         const float *qr = (const float *)qkv + (size_t)n * R + (size_t)g * G * hd;
         for (int i = 0; i < G * hd; i++) q[i] = qr[i] * scale;
-        const float *kt = (const float *)kc + (s * KV + g) * ctx * hd;
-        const float *vs = (const float *)vc + (s * KV + g) * ctx * hd;
+        const char *kt = (const char *)kc + base, *vs = (const char *)vc + base;
         float *o = (float *)out + (size_t)n * H * hd + (size_t)g * G * hd;
-        for (int h = 0; h < G; h += 2)
-            dec_att_heads(o, q, S, kt, vs, h, h + 1 < G, pos[n] + 1, hd, ctx);
+        if (kvt == DT_F32) dec_att_group_f32(o, q, S, kt, vs, G, pos[n] + 1, hd, ctx);
+        else dec_att_group_bf16(o, q, S, kt, vs, G, pos[n] + 1, hd, ctx);
     }
 }

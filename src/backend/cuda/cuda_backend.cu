@@ -248,13 +248,6 @@ static void cuda_destroy(Backend *b) {
     free(b);
 }
 
-// cuda_decode.cu (declared here while cuda_common.h is being rewritten; move them there)
-void cuda_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
-                   const int *pos, int N, int H, int KV, int hd, int ctx);
-void cuda_attention_decode(Backend *b, void *out, const void *qkv, const void *kc,
-                           const void *vc, const int *slot, const int *pos, int N, int H, int KV,
-                           int hd, int ctx);
-
 Backend *backend_cuda_create(int device, DType act, char *err, size_t err_len) {
     int ids[64];
     int n = cuda_usable_devices(ids, 64);

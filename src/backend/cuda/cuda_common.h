@@ -176,6 +176,13 @@ void cuda_attention_bwd(Backend *b, void *dqkv, const void *dout, const void *qk
                         const void *out, const float *lse, const int *seg, int B, int T, int H,
                         int KV, int hd);
 
+// cuda_decode.cu
+void cuda_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
+                   const int *pos, int N, int H, int KV, int hd, int ctx, DType kvt);
+void cuda_attention_decode(Backend *b, void *out, const void *qkv, const void *kc,
+                           const void *vc, const int *slot, const int *pos, int N, int H, int KV,
+                           int hd, int ctx, DType kvt);
+
 // cuda_misc.cu
 void cuda_embed_fwd(Backend *b, void *out, const int *tok, const int *tok_host, const void *wte,
                     int N, int C);

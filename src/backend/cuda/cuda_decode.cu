@@ -2,8 +2,8 @@
 // heads of each row into the KV cache at its slot and position) and attention_decode (each
 // row's query heads over its slot's cached positions 0..pos, one block per (row, kv head),
 // keys in tiles of DEC_TILE with an online softmax). matmul_rows is cuda_matmul_fwd
-// (cuBLASLt), registered directly in cuda_backend.cu. Cache layouts (act dtype, as
-// backend.h): keys (S, KV, ctx/16, hd, 16), values (S, KV, ctx, hd).
+// (cuBLASLt), registered directly in cuda_backend.cu. Cache layouts (as backend.h; elements
+// fp32 or bf16 whatever the act dtype): keys (S, KV, ctx/16, hd, 16), values (S, KV, ctx, hd).
 #include "cuda_common.h"
 
 #include <math.h>
@@ -22,9 +22,9 @@ __device__ __forceinline__ size_t dec_kidx(int t, int d, int hd) {
 }
 
 // One (row, kv head, dim) element per iteration: k to key (pos, d) of kc[slot][g], v to
-// vc[slot][g][pos][d].
-template <typename T>
-__global__ void kv_write_kernel(T *kc, T *vc, const T *qkv, const int *slot, const int *pos,
+// vc[slot][g][pos][d]. T: act dtype, K: cache dtype.
+template <typename T, typename K>
+__global__ void kv_write_kernel(K *kc, K *vc, const T *qkv, const int *slot, const int *pos,
                                 int N, int H, int KV, int hd, int ctx) {
     const size_t per_row = (size_t)KV * hd, total = (size_t)N * per_row;
     const size_t R = (size_t)(H + 2 * KV) * hd;
@@ -34,25 +34,31 @@ __global__ void kv_write_kernel(T *kc, T *vc, const T *qkv, const int *slot, con
         const size_t s = (size_t)slot[n];
         const int p = pos[n];
         const T *row = qkv + n * R;
-        kc[(s * KV + g) * ctx * hd + dec_kidx(p, (int)d, hd)] = row[(H + g) * hd + d];
-        vc[((s * KV + g) * ctx + (size_t)p) * hd + d] = row[(H + KV + g) * hd + d];
+        kc[(s * KV + g) * ctx * hd + dec_kidx(p, (int)d, hd)] =
+            from_f32<K>(to_f32(row[(H + g) * hd + d]));
+        vc[((s * KV + g) * ctx + (size_t)p) * hd + d] = from_f32<K>(to_f32(row[(H + KV + g) * hd + d]));
     }
 }
 
+template <typename T, typename K>
+static void dec_kv_write_launch(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
+                                const int *pos, int N, int H, int KV, int hd, int ctx) {
+    const size_t total = (size_t)N * KV * hd;
+    kv_write_kernel<T, K><<<cuda_grid(total, DEC_EW_THREADS), DEC_EW_THREADS, 0, cuda_stream(b)>>>(
+        (K *)kc, (K *)vc, (const T *)qkv, slot, pos, N, H, KV, hd, ctx);
+    CUDA_CHECK_LAST();
+}
+
 void cuda_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *slot,
-                              const int *pos, int N, int H, int KV, int hd, int ctx) {
+                   const int *pos, int N, int H, int KV, int hd, int ctx, DType kvt) {
     LM_CHECK(N >= 0 && H > 0 && KV > 0 && hd > 0 && ctx > 0 && ctx % 16 == 0,
              "kv_write: bad shape N=%d H=%d KV=%d hd=%d ctx=%d", N, H, KV, hd, ctx);
     if (N == 0) return;
-    const size_t total = (size_t)N * KV * hd;
-    cudaStream_t s = cuda_stream(b);
-    if (b->act == DT_BF16)
-        kv_write_kernel<bf16><<<cuda_grid(total, DEC_EW_THREADS), DEC_EW_THREADS, 0, s>>>(
-            (bf16 *)kc, (bf16 *)vc, (const bf16 *)qkv, slot, pos, N, H, KV, hd, ctx);
-    else
-        kv_write_kernel<float><<<cuda_grid(total, DEC_EW_THREADS), DEC_EW_THREADS, 0, s>>>(
-            (float *)kc, (float *)vc, (const float *)qkv, slot, pos, N, H, KV, hd, ctx);
-    CUDA_CHECK_LAST();
+    const int ab = b->act == DT_BF16, kb = kvt == DT_BF16;
+    if (ab && kb) dec_kv_write_launch<bf16, bf16>(b, kc, vc, qkv, slot, pos, N, H, KV, hd, ctx);
+    else if (ab) dec_kv_write_launch<bf16, float>(b, kc, vc, qkv, slot, pos, N, H, KV, hd, ctx);
+    else if (kb) dec_kv_write_launch<float, bf16>(b, kc, vc, qkv, slot, pos, N, H, KV, hd, ctx);
+    else dec_kv_write_launch<float, float>(b, kc, vc, qkv, slot, pos, N, H, KV, hd, ctx);
 }
 
 // ---------------------------------------------------------------------------
@@ -75,8 +81,8 @@ __device__ __forceinline__ DecSmem dec_smem(float *base, int G, int hd) {
 }
 
 // p[h][i] = q_h . k(t0 + i) for the tile's keys (-inf past the row's last position).
-template <typename T>
-__device__ __forceinline__ void dec_scores(const DecSmem &sm, const T *kt, int G, int hd, int t0,
+template <typename K>
+__device__ __forceinline__ void dec_scores(const DecSmem &sm, const K *kt, int G, int hd, int t0,
                                            int len) {
     const int t = t0 + threadIdx.x;
     for (int h = 0; h < G; h++) {
@@ -116,16 +122,17 @@ __device__ __forceinline__ void dec_softmax_tile(const DecSmem &sm, int G) {
 }
 
 // Block (row n, kv head g): out[n][(g G + h) hd + d] for the G query heads of the group.
-template <typename T>
+// T: act dtype, K: cache dtype.
+template <typename T, typename K>
 __global__ void __launch_bounds__(DEC_THREADS)
-attention_decode_kernel(T *out, const T *qkv, const T *kc, const T *vc, const int *slot,
+attention_decode_kernel(T *out, const T *qkv, const K *kc, const K *vc, const int *slot,
                         const int *pos, int H, int KV, int hd, int ctx, float scale) {
     extern __shared__ float dec_shared[];
     const int n = blockIdx.x / KV, g = blockIdx.x % KV, G = H / KV, P = G * hd;
     const DecSmem sm = dec_smem(dec_shared, G, hd);
     const size_t R = (size_t)(H + 2 * KV) * hd, s = (size_t)slot[n];
     const int len = pos[n] + 1;
-    const T *kt = kc + (s * KV + g) * ctx * hd, *vs = vc + (s * KV + g) * ctx * hd;
+    const K *kt = kc + (s * KV + g) * ctx * hd, *vs = vc + (s * KV + g) * ctx * hd;
     for (int i = threadIdx.x; i < P; i += blockDim.x)
         sm.q[i] = to_f32(qkv[n * R + (size_t)g * G * hd + i]) * scale;
     for (int h = threadIdx.x; h < G; h += blockDim.x) sm.m[h] = -INFINITY, sm.l[h] = 0.0f;
@@ -145,7 +152,7 @@ attention_decode_kernel(T *out, const T *qkv, const T *kc, const T *vc, const in
             if (idx >= P) break;
             const int h = idx / hd, d = idx % hd;
             const float *p = sm.p + h * DEC_TILE;
-            const T *v = vs + (size_t)t0 * hd + d;
+            const K *v = vs + (size_t)t0 * hd + d;
             float a = acc[j] * sm.corr[h];
             for (int i = 0; i < nt; i++) a += p[i] * to_f32(v[(size_t)i * hd]);
             acc[j] = a;
@@ -161,9 +168,19 @@ attention_decode_kernel(T *out, const T *qkv, const T *kc, const T *vc, const in
     }
 }
 
+template <typename T, typename K>
+static void dec_attention_launch(Backend *b, void *out, const void *qkv, const void *kc,
+                                 const void *vc, const int *slot, const int *pos, int N, int H,
+                                 int KV, int hd, int ctx, size_t smem) {
+    const float scale = 1.0f / sqrtf((float)hd);
+    attention_decode_kernel<T, K><<<(unsigned)(N * KV), DEC_THREADS, smem, cuda_stream(b)>>>(
+        (T *)out, (const T *)qkv, (const K *)kc, (const K *)vc, slot, pos, H, KV, hd, ctx, scale);
+    CUDA_CHECK_LAST();
+}
+
 void cuda_attention_decode(Backend *b, void *out, const void *qkv, const void *kc,
-                                      const void *vc, const int *slot, const int *pos, int N,
-                                      int H, int KV, int hd, int ctx) {
+                           const void *vc, const int *slot, const int *pos, int N, int H, int KV,
+                           int hd, int ctx, DType kvt) {
     LM_CHECK(N >= 0 && KV > 0 && H % KV == 0 && hd > 0 && ctx > 0 && ctx % 16 == 0,
              "attention_decode: bad shape N=%d H=%d KV=%d hd=%d ctx=%d", N, H, KV, hd, ctx);
     if (N == 0) return;
@@ -173,16 +190,9 @@ void cuda_attention_decode(Backend *b, void *out, const void *qkv, const void *k
     LM_CHECK((long long)N * KV < (1LL << 31), "attention_decode: %d rows x %d kv heads", N, KV);
     const size_t smem = ((size_t)G * hd + (size_t)G * DEC_TILE + 3 * (size_t)G) * sizeof(float);
     LM_CHECK(smem <= 48 * 1024, "attention_decode: %zu bytes of shared memory", smem);
-    const float scale = 1.0f / sqrtf((float)hd);
-    cudaStream_t s = cuda_stream(b);
-    const unsigned grid = (unsigned)(N * KV);
-    if (b->act == DT_BF16)
-        attention_decode_kernel<bf16><<<grid, DEC_THREADS, smem, s>>>(
-            (bf16 *)out, (const bf16 *)qkv, (const bf16 *)kc, (const bf16 *)vc, slot, pos, H, KV,
-            hd, ctx, scale);
-    else
-        attention_decode_kernel<float><<<grid, DEC_THREADS, smem, s>>>(
-            (float *)out, (const float *)qkv, (const float *)kc, (const float *)vc, slot, pos, H,
-            KV, hd, ctx, scale);
-    CUDA_CHECK_LAST();
+    const int ab = b->act == DT_BF16, kb = kvt == DT_BF16;
+    if (ab && kb) dec_attention_launch<bf16, bf16>(b, out, qkv, kc, vc, slot, pos, N, H, KV, hd, ctx, smem);
+    else if (ab) dec_attention_launch<bf16, float>(b, out, qkv, kc, vc, slot, pos, N, H, KV, hd, ctx, smem);
+    else if (kb) dec_attention_launch<float, bf16>(b, out, qkv, kc, vc, slot, pos, N, H, KV, hd, ctx, smem);
+    else dec_attention_launch<float, float>(b, out, qkv, kc, vc, slot, pos, N, H, KV, hd, ctx, smem);
 }
