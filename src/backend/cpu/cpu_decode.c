@@ -34,7 +34,7 @@
 #define DEC_KC 64                // input dimensions per chunk of the sum
 // Work (multiply-adds, or elements moved) below which an op runs on one thread: a parallel
 // region costs microseconds, and a scheduler time slice when the cores are oversubscribed.
-#define DEC_PAR_WORK (1L << 20)
+#define DEC_PAR_WORK (1L << 16)
 
 typedef float dec_vf __attribute__((vector_size(DEC_VL * sizeof(float))));
 #define DEC_VLOAD(v, p) memcpy(&(v), (p), sizeof(dec_vf))
