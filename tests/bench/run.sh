@@ -72,8 +72,8 @@ OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ff
     --batch 8 --steps 3 --warmup 1 --threads $THREADS --profile | tail -n +2
 fi
 echo
-echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, $THREADS threads =="
-printf '%-6s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
+echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, bf16 KV cache (the default), $THREADS threads =="
+printf '%-10s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
 SBIN=$BUILD/bench/bench_sample
 # Each side at its best OpenMP wait policy: PyTorch with PASSIVE (its script sets it; with
 # ACTIVE its intra-op and BLAS threads fight: 3-4x slower measured), lemma with libgomp's
@@ -84,14 +84,19 @@ SBIN=$BUILD/bench/bench_sample
 rates=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --rates-only --threads $THREADS)
 sg=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sgemm_gflops"])' "$rates")
 rd=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["read_gbps"])' "$rates")
-for b in 1 16 64 256; do
+# Rows "64 fp32kv": lemma with sample.kv_cache = fp32 (exact decoding; the default is bf16),
+# against the same PyTorch run (whose cache is fp32).
+for b in 1 16 64 64fp32kv 256; do
+    kv=bf16
+    [[ $b == 64fp32kv ]] && b=64 kv=fp32
     ours=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch $b --prompt 64 --new 128 \
-        --threads $THREADS --sgemm-gflops "$sg" --read-gbps "$rd")
-    theirs=$(/usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS)
+        --threads $THREADS --kv-cache $kv --sgemm-gflops "$sg" --read-gbps "$rd")
+    [[ $kv == fp32 ]] || theirs=$(/usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS)
     python3 - "$ours" "$theirs" <<'PY'
 import json, sys
 o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print("%-6d %11.0f %11.0f %6.2fx %12.1f %12.1f %8.1f%%" % (o["batch"], o["tokens_per_s"], t["tokens_per_s"],
+label = "%d%s" % (o["batch"], " fp32kv" if o["kv_cache"] == "fp32" else "")
+print("%-10s %11.0f %11.0f %6.2fx %12.1f %12.1f %8.1f%%" % (label, o["tokens_per_s"], t["tokens_per_s"],
       o["tokens_per_s"] / t["tokens_per_s"], o["gflops"], o["sgemm_gflops"], 100 * o["frac_sgemm"]))
 if o["batch"] == 1:
     print("       batch 1: %.2f ms per token; one pass over the weights at %.1f GB/s and the FLOPs at the sgemm "
