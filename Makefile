@@ -1,6 +1,6 @@
 # lemma build. Out-of-tree in $(BUILD)/, safe with -j.
 #   make            build/lemma (CUDA too when nvcc is on PATH; USE_CUDA=0 turns it off)
-#   make test       the whole CPU suite, ends with "N passed, N failed"
+#   make test       the whole CPU suite, ends with "N passed, N failed, N skipped"
 #   make demo       the biggest thing that works so far
 #   make bench      CPU benchmarks (tests/bench/)
 #   make deps       Debian packages the project needs

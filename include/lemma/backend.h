@@ -134,6 +134,22 @@ struct Backend {
     void (*matmul_rows)(Backend *b, void *out, const void *inp, const void *w, const void *bias,
                         int N, int C, int OC);
 
+    // ---- data parallelism on backend memory, over the MPI world (src/train/phase.c). NULL
+    // where the backend has none: the CPU's buffers are host memory, on which the trainer
+    // calls MPI directly. CUDA: NCCL, loaded at run time.
+    // Collective: 1 when every rank can use it, else 0 on every rank with the reason in err
+    // (the trainer then stages through host memory and MPI).
+    int (*dp_init)(Backend *b, char *err, size_t err_len);
+    // Sum of n fp32 over the ranks, in place, started once the work queued so far is done;
+    // the host does not wait (the backward pass goes on while it runs).
+    void (*dp_allreduce_start)(Backend *b, float *buf, size_t n);
+    // Work queued after this call sees every reduction started before it.
+    void (*dp_wait)(Backend *b);
+    // As dist_reduce_scatter_sum_f32 / dist_allgather_f32 (slices counts[r] at displs[r]),
+    // on backend memory, ordered like any op (work queued after them sees the result).
+    void (*dp_reduce_scatter)(Backend *b, float *buf, const size_t *counts, const size_t *displs);
+    void (*dp_allgather)(Backend *b, float *buf, const size_t *counts, const size_t *displs);
+
     void (*destroy)(Backend *b);
 };
 

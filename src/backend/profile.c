@@ -141,6 +141,9 @@ Backend *backend_profile_wrap(Backend *inner) {
     b->attention_bwd = w_att_bwd, b->swiglu_fwd = w_swi_fwd, b->swiglu_bwd = w_swi_bwd;
     b->crossentropy = w_ce, b->adamw = w_adamw, b->sumsq = w_sumsq, b->scale = w_scale;
     b->kv_write = w_kv_write, b->attention_decode = w_att_dec, b->matmul_rows = w_mm_rows;
+    // no device data parallelism under the profiler (the trainer stages through the host)
+    b->dp_init = NULL, b->dp_allreduce_start = NULL, b->dp_wait = NULL;
+    b->dp_reduce_scatter = NULL, b->dp_allgather = NULL;
     b->destroy = w_destroy;
     return b;
 }

@@ -26,6 +26,7 @@ typedef struct {
     long epoch, cursor;            // next row: row `cursor` of epoch `epoch`
     size_t *counts, *displs;       // optimizer slices per rank (sharded)
     int sharded, host_mem, overlap_now;
+    int dev_dp;                    // reductions on backend memory (be->dp_*: NCCL on GPUs)
     float *stage;                  // host copy of a buffer for backends with device memory
     long step, tokens, nan_skips, nan_run;
     double t0, t_log;
@@ -89,8 +90,28 @@ static double trainer_accumulate(Trainer *t, void (*hook)(void *, size_t, size_t
 
 static void on_grad_ready(void *ctx, size_t off, size_t n) {
     Trainer *t = ctx;
+    if (t->dev_dp) {
+        t->m->be->dp_allreduce_start(t->m->be, t->m->grads + off, n);
+        return;
+    }
     dist_iallreduce_sum_f32(t->m->grads + off, n);
     dist_progress();
+}
+
+// On backend memory: the rest of the reductions (the ones the backward did not start) and
+// the wait for them; reduce_s is the part that the backward's compute did not hide.
+static void trainer_reduce_dev(Trainer *t) {
+    Model *m = t->m;
+    Backend *be = m->be;
+    be->sync(be); // the backward pass is done
+    double t0 = lm_now();
+    if (!t->overlap_now) {
+        if (t->sharded) be->dp_reduce_scatter(be, m->grads, t->counts, t->displs);
+        else be->dp_allreduce_start(be, m->grads, m->layout.n_params);
+    }
+    be->dp_wait(be);
+    be->sync(be);
+    t->reduce_s = lm_now() - t0;
 }
 
 // The gradient buffer on the host: the buffer itself on the CPU, else a copy.
@@ -112,6 +133,10 @@ static void trainer_reduce_grads(Trainer *t) {
     double t0 = lm_now();
     t->reduce_s = 0;
     if (dist.size == 1) return;
+    if (t->dev_dp) {
+        trainer_reduce_dev(t);
+        return;
+    }
     if (t->overlap_now) {
         dist_wait_all();
     } else {
@@ -129,6 +154,11 @@ static void trainer_gather_params(Trainer *t) {
     Backend *be = m->be;
     size_t n = m->layout.n_params;
     if (!t->sharded || dist.size == 1) return;
+    if (t->dev_dp) {
+        be->dp_allgather(be, m->params, t->counts, t->displs);
+        if (m->cparams != (void *)m->params) be->cast_to_act(be, m->cparams, m->params, n);
+        return;
+    }
     float *p = m->params;
     if (!t->host_mem) be->download(be, p = t->stage, m->params, n * sizeof(float));
     dist_allgather_f32(p, t->counts, t->displs);
@@ -253,9 +283,17 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
     t->tgt = t->tok_rows + cells, t->seg = t->tgt + cells, t->pos = t->seg + cells;
     t->sharded = o->zero && dist.size > 1;
     t->host_mem = strcmp(m->be->name, "cpu") == 0;
-    // Overlap needs every rank to run at least one micro-batch, and host memory for MPI.
-    t->overlap_now = o->overlap && dist.size > 1 && !t->sharded && t->host_mem && t->R >= dist.size;
-    if (!t->host_mem) t->stage = lm_malloc(m->layout.n_params * sizeof(float));
+    if (!t->host_mem && dist.size > 1 && m->be->dp_init) { // collective
+        char why[512];
+        t->dev_dp = m->be->dp_init(m->be, why, sizeof why);
+        if (!t->dev_dp && dist.rank == 0)
+            lm_warn("%s: gradients go through host memory and MPI: %s", o->phase, why);
+    }
+    // Overlap needs every rank to run at least one micro-batch, and host memory for MPI or
+    // the backend's own collectives.
+    t->overlap_now = o->overlap && dist.size > 1 && !t->sharded && (t->host_mem || t->dev_dp) &&
+                     t->R >= dist.size;
+    if (!t->host_mem && !t->dev_dp) t->stage = lm_malloc(m->layout.n_params * sizeof(float));
     trainer_shard(t);
     model_alloc_moments(m); // fixes the optimizer range
     model_alloc_acts(m, o->micro_batch, o->seq_len);
@@ -346,9 +384,9 @@ TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, cons
         return TRAIN_FAILED;
     }
     lm_info("%s: %ld records (%ld left out as longer than %d tokens), %d rows of %d tokens per "
-            "step on %d rank(s), %d steps from step %ld%s%s", o->phase, d->n, d->n_too_long,
+            "step on %d rank(s), %d steps from step %ld%s%s%s", o->phase, d->n, d->n_too_long,
             o->seq_len + 1, t.R, t.T, dist.size, o->steps, t.step, t.sharded ? ", sharded optimizer" : "",
-            t.overlap_now ? ", overlapped reduction" : "");
+            t.overlap_now ? ", overlapped reduction" : "", t.dev_dp ? ", NCCL" : "");
     t.t0 = t.t_log = lm_now();
     t.tok_log = t.tokens;
     while (t.step < o->steps) {

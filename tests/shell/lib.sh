@@ -25,3 +25,24 @@ expect_fail() { # NAME CODE PATTERN CMD...: exit CODE and PATTERN in output
     if ((rc == code)) && grep -qE -- "$pat" <<<"$out"; then echo "PASS $name"
     else echo "FAIL $name: status $rc (wanted $code), wanted /$pat/ in:"; echo "$out" | tail -8 | sed 's/^/     /'; fi
 }
+compare() { # NAME A B REL [FROM_STEP]: run dirs A and B: the losses in metrics.jsonl of steps
+             # >= FROM_STEP agree within REL (relative)
+    python3 - "$@" <<'PY'
+import json, sys
+name, a, b, rel = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+first = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+def load(d):
+    out = {}
+    for l in open(d + "/metrics.jsonl"):
+        r = json.loads(l); out[r["step"]] = r["loss"]
+    return out
+la, lb = load(a), load(b)
+steps = [s for s in sorted(la) if s >= first]
+bad = [(s, la[s], lb.get(s)) for s in steps if s not in lb or abs(la[s] - lb[s]) > rel * abs(la[s])]
+if not steps or bad:
+    print("FAIL %s: %d steps compared, mismatches (step, a, b): %s" % (name, len(steps), bad[:3]))
+else:
+    worst = max(abs(la[s] - lb[s]) / abs(la[s]) for s in steps)
+    print("PASS %s" % name); print("# %s: %d steps, worst relative difference %.3g" % (name, len(steps), worst))
+PY
+}

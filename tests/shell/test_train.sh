@@ -15,26 +15,6 @@ losses() { # DIR -> "step loss" lines
 for l in open(sys.argv[1] + "/metrics.jsonl"):
     r = json.loads(l); print(r["step"], repr(r["loss"]))' "$1"
 }
-compare() { # NAME A B REL [FROM_STEP]: losses of steps >= FROM_STEP agree within REL
-    python3 - "$@" <<'PY'
-import json, sys
-name, a, b, rel = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-first = int(sys.argv[5]) if len(sys.argv) > 5 else 1
-def load(d):
-    out = {}
-    for l in open(d + "/metrics.jsonl"):
-        r = json.loads(l); out[r["step"]] = r["loss"]
-    return out
-la, lb = load(a), load(b)
-steps = [s for s in sorted(la) if s >= first]
-bad = [(s, la[s], lb.get(s)) for s in steps if s not in lb or abs(la[s] - lb[s]) > rel * abs(la[s])]
-if not steps or bad:
-    print("FAIL %s: %d steps compared, mismatches (step, a, b): %s" % (name, len(steps), bad[:3]))
-else:
-    worst = max(abs(la[s] - lb[s]) / abs(la[s]) for s in steps)
-    print("PASS %s" % name); print("# %s: %d steps, worst relative difference %.3g" % (name, len(steps), worst))
-PY
-}
 
 train 1 "$TMP/np1" && train 2 "$TMP/np2" && train 3 "$TMP/np3"
 check trained_np1_np2_np3 test -s "$TMP/np3/metrics.jsonl"

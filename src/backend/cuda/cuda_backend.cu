@@ -235,6 +235,7 @@ static void cuda_destroy(Backend *b) {
     if (st) {
         CUDA_CHECK(cudaSetDevice(st->device));
         if (st->stream) CUDA_CHECK(cudaStreamSynchronize(st->stream));
+        cuda_dp_destroy(b);
         cuda_matmul_cache_destroy(st->mm);
         for (int i = 0; i < N_SCRATCH; i++)
             if (st->scratch[i].p) CUDA_CHECK(cudaFree(st->scratch[i].p));
@@ -322,6 +323,9 @@ Backend *backend_cuda_create(int device, DType act, char *err, size_t err_len) {
     b->scale = cuda_scale;
     b->kv_write = cuda_kv_write, b->attention_decode = cuda_attention_decode;
     b->matmul_rows = cuda_matmul_fwd; // cuBLASLt; no row-count invariance on the GPU
+    b->dp_init = cuda_dp_init, b->dp_allreduce_start = cuda_dp_allreduce_start;
+    b->dp_wait = cuda_dp_wait, b->dp_reduce_scatter = cuda_dp_reduce_scatter;
+    b->dp_allgather = cuda_dp_allgather;
     b->destroy = cuda_destroy;
     return b;
 }

@@ -65,6 +65,7 @@ typedef struct {
 } CudaBuf;
 
 typedef struct CudaMatmulCache CudaMatmulCache; // cuda_matmul.cu
+typedef struct CudaComm CudaComm;               // cuda_comm.cu
 
 typedef struct {
     int device;                 // CUDA device ordinal
@@ -79,6 +80,7 @@ typedef struct {
     void *host_buf;             // host scratch (embed_bwd grouping), grown on demand
     size_t host_bytes;
     CudaMatmulCache *mm;        // cuBLASLt plans per shape
+    CudaComm *comm;             // NCCL data parallelism (after dp_init), or NULL
 } CudaState;
 
 static inline CudaState *cuda_state(Backend *b) { return (CudaState *)b->impl; }
@@ -182,6 +184,14 @@ void cuda_kv_write(Backend *b, void *kc, void *vc, const void *qkv, const int *s
 void cuda_attention_decode(Backend *b, void *out, const void *qkv, const void *kc,
                            const void *vc, const int *slot, const int *pos, int N, int H, int KV,
                            int hd, int ctx, DType kvt);
+
+// cuda_comm.cu
+int cuda_dp_init(Backend *b, char *err, size_t err_len);
+void cuda_dp_destroy(Backend *b);
+void cuda_dp_allreduce_start(Backend *b, float *buf, size_t n);
+void cuda_dp_wait(Backend *b);
+void cuda_dp_reduce_scatter(Backend *b, float *buf, const size_t *counts, const size_t *displs);
+void cuda_dp_allgather(Backend *b, float *buf, const size_t *counts, const size_t *displs);
 
 // cuda_misc.cu
 void cuda_embed_fwd(Backend *b, void *out, const int *tok, const int *tok_host, const void *wte,
