@@ -283,7 +283,10 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
     t->tgt = t->tok_rows + cells, t->seg = t->tgt + cells, t->pos = t->seg + cells;
     t->sharded = o->zero && dist.size > 1;
     t->host_mem = strcmp(m->be->name, "cpu") == 0;
-    if (!t->host_mem && dist.size > 1 && m->be->dp_init) { // collective
+    // Device collectives only when every rank's backend has them (a rank that fell back to
+    // the CPU under run.device = auto must not leave the others in a collective).
+    int want = !t->host_mem && m->be->dp_init != NULL;
+    if (dist.size > 1 && !dist_any(!want)) { // collective
         char why[512];
         t->dev_dp = m->be->dp_init(m->be, why, sizeof why);
         if (!t->dev_dp && dist.rank == 0)
