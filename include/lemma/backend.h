@@ -22,6 +22,9 @@ extern "C" {
 
 typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
+// Bytes per element of a dtype.
+static inline size_t lm_dtype_size(DType t) { return t == DT_BF16 ? 2 : 4; }
+
 typedef struct Backend Backend;
 
 struct Backend {

@@ -20,8 +20,6 @@ static size_t dec_layer_elems(const ModelConfig *mc, int slots, int ctx) {
     return (size_t)slots * mc->n_kv_heads * mc->head_dim * ctx;
 }
 
-static size_t dec_kv_size(DType kv) { return kv == DT_F32 ? sizeof(float) : sizeof(uint16_t); }
-
 static int dec_round_ctx(int ctx) { return (ctx + 15) / 16 * 16; }
 
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
@@ -39,7 +37,7 @@ void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_row
     d->max_logits = max_logits;
     size_t as = be->act_size, R = (size_t)max_rows, C = mc->dim, F = mc->ffn_dim;
     size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
-    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * dec_kv_size(kv);
+    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * lm_dtype_size(kv);
     d->kc = be->alloc(be, cache, "KV cache (keys)");
     d->vc = be->alloc(be, cache, "KV cache (values)");
     be->zero(be, d->kc, cache); // padded positions are read (and masked): keep them finite
@@ -95,7 +93,7 @@ static void dec_block(Model *m, ModelDecode *d, int l, int n) {
     int C = mc->dim, H = mc->n_heads, KV = mc->n_kv_heads, hd = mc->head_dim, F = mc->ffn_dim;
     int hq = H * hd, qkvd = hq + 2 * KV * hd;
     float eps = mc->norm_eps;
-    size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride) * dec_kv_size(d->kv);
+    size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride) * lm_dtype_size(d->kv);
     void *kc = (char *)d->kc + lay, *vc = (char *)d->vc + lay;
 
     be->matmul_rows(be, d->qkv, d->ln, dec_w(m, lo->wqkv), mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,

@@ -92,7 +92,7 @@ static void cmp_act(const char *what, const Mode *m, Backend *bs[2], void *p[2],
 
 // KV cache buffer of n elements of dtype t holding h (values representable in t), and back.
 static void *dcache(Backend *b, const float *h, size_t n, DType t) {
-    size_t es = t == DT_BF16 ? sizeof(uint16_t) : sizeof(float);
+    size_t es = lm_dtype_size(t);
     void *p = b->alloc(b, n * es, "test cache"), *src = (void *)h;
     if (t == DT_BF16) {
         uint16_t *u = lm_malloc(n * sizeof(uint16_t));

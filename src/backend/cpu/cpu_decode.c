@@ -319,8 +319,6 @@ DEC_INLINE void dec_kv_store1(void *p, size_t i, float x, DType t) {
     else ((uint16_t *)p)[i] = lm_f32_to_bf16(x);
 }
 
-static size_t dec_kv_size(DType t) { return t == DT_F32 ? sizeof(float) : sizeof(uint16_t); }
-
 static void dec_check_kvt(const char *op, DType t) {
     LM_CHECK(t == DT_F32 || t == DT_BF16, "%s: KV cache dtype %d (fp32 or bf16 only)", op, (int)t);
 }
@@ -478,7 +476,7 @@ void cpu_attention_decode(Backend *b, void *out, const void *qkv, const void *kc
     LM_CHECK(ctx % 16 == 0, "attention_decode: ctx = %d is not a multiple of 16", ctx);
     dec_check_kvt("attention_decode", kvt);
     int G = H / KV;
-    size_t R = (size_t)(H + 2 * KV) * hd, stride, es = dec_kv_size(kvt);
+    size_t R = (size_t)(H + 2 * KV) * hd, stride, es = lm_dtype_size(kvt);
     float *scratch = cpu_scratch(b, 2 * (size_t)ctx + (size_t)G * hd, &stride);
     float scale = 1.0f / sqrtf((float)hd);
     long tasks = (long)N * KV, work = 0; // one (row, kv head) per task

@@ -290,7 +290,7 @@ Backend *backend_cuda_create(int device, DType act, char *err, size_t err_len) {
     st->lt_ws_bytes = CUDA_LT_WORKSPACE;
     b->name = "cuda";
     b->act = act;
-    b->act_size = act == DT_BF16 ? sizeof(bf16) : sizeof(float);
+    b->act_size = lm_dtype_size(act);
     b->threads = 1;
     st->lt_ws = cuda_alloc_or_die(b, st->lt_ws_bytes, "cuBLASLt workspace");
     st->mm = cuda_matmul_cache_create();

@@ -145,26 +145,28 @@ void cuda_dp_wait(Backend *b) {
     CUDA_CHECK(cudaStreamWaitEvent(cuda_stream(b), cc->done, 0));
 }
 
-void cuda_dp_reduce_scatter(Backend *b, float *buf, const size_t *counts, const size_t *displs) {
+// One NCCL group of per-rank collectives over the slices (counts[r] at displs[r]): a reduce
+// onto rank r (reduce-scatter) or a broadcast from rank r (all-gather); uneven slices are
+// fine, which NCCL's own reduce-scatter and all-gather do not allow.
+static void comm_per_rank(Backend *b, float *buf, const size_t *counts, const size_t *displs,
+                          int reduce) {
     CudaComm *cc = comm_of(b);
     comm_after_compute(b, cc);
     NCCL_CHECK(cc, cc->group_start());
-    for (int r = 0; r < dist.size; r++)
-        if (counts[r] > 0)
-            NCCL_CHECK(cc, cc->reduce(buf + displs[r], buf + displs[r], counts[r], ncclFloat32,
-                                      ncclSum, r, cc->comm, cc->stream));
+    for (int r = 0; r < dist.size; r++) {
+        float *p = buf + displs[r];
+        if (counts[r] == 0) continue;
+        if (reduce) NCCL_CHECK(cc, cc->reduce(p, p, counts[r], ncclFloat32, ncclSum, r, cc->comm, cc->stream));
+        else NCCL_CHECK(cc, cc->broadcast(p, p, counts[r], ncclFloat32, r, cc->comm, cc->stream));
+    }
     NCCL_CHECK(cc, cc->group_end());
     cuda_dp_wait(b);
 }
 
+void cuda_dp_reduce_scatter(Backend *b, float *buf, const size_t *counts, const size_t *displs) {
+    comm_per_rank(b, buf, counts, displs, 1);
+}
+
 void cuda_dp_allgather(Backend *b, float *buf, const size_t *counts, const size_t *displs) {
-    CudaComm *cc = comm_of(b);
-    comm_after_compute(b, cc);
-    NCCL_CHECK(cc, cc->group_start());
-    for (int r = 0; r < dist.size; r++)
-        if (counts[r] > 0)
-            NCCL_CHECK(cc, cc->broadcast(buf + displs[r], buf + displs[r], counts[r], ncclFloat32,
-                                         r, cc->comm, cc->stream));
-    NCCL_CHECK(cc, cc->group_end());
-    cuda_dp_wait(b);
+    comm_per_rank(b, buf, counts, displs, 0);
 }
