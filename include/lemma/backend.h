@@ -132,10 +132,14 @@ struct Backend {
                              int KV, int hd, int ctx, DType kvt);
     // out (N,OC) = inp (N,C) @ w^T (w: OC,C) [+ bias (OC)], as matmul_fwd, for decoding:
     // fast for few rows, and on the CPU each row's result is bitwise the same whatever N and
-    // the other rows are (so a sample does not depend on what shares its batch). CUDA:
-    // cuBLASLt as matmul_fwd (no such guarantee).
+    // the other rows are (so a sample does not depend on what shares its batch). w as
+    // pack_rows returned it where the backend has that op, else the weights as they are.
+    // CUDA: cuBLASLt as matmul_fwd (no such guarantee).
     void (*matmul_rows)(Backend *b, void *out, const void *inp, const void *w, const void *bias,
                         int N, int C, int OC);
+    // A copy of w (OC,C) in the layout matmul_rows reads, in a new buffer (b->free frees it);
+    // a copy: later changes to w do not show in it. NULL where matmul_rows takes w as is.
+    void *(*pack_rows)(Backend *b, const void *w, int C, int OC);
 
     // ---- data parallelism on backend memory, over the MPI world (src/train/phase.c). NULL
     // where the backend has none: the CPU's buffers are host memory, on which the trainer

@@ -219,11 +219,18 @@ typedef struct {
     void *logits;          // (max_logits, V) act dtype
     int *tok, *slot, *pos; // (max_rows) int32, backend memory
     float *logits_host;    // (max_logits, V) fp32
+    // The matmul weights as matmul_rows reads them (backend pack_rows: copies taken at
+    // init, so a decode state sees the weights of that moment); where the backend packs
+    // nothing, pointers into the model's parameters.
+    const void **wqkv, **wo, **w13, **w2; // (n_layers)
+    const void *lm_head;
+    int packed; // 1: the pointers above own packed copies
 } ModelDecode;
 
 // Allocates the cache (zeroed, dtype kv: DT_F32 or DT_BF16) and the step buffers for a
 // model: slots sequences of up to ctx (<= model.max_seq) positions, max_rows rows per step,
-// max_logits (<= max_rows) of them with logits.
+// max_logits (<= max_rows) of them with logits. Takes the matmul weights as they are now:
+// after they change (training), free and init again.
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
                        int max_logits, DType kv);
 void model_decode_free(ModelDecode *d, Model *m);

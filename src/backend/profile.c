@@ -121,6 +121,9 @@ static void w_att_dec(Backend *b, void *o, const void *q, const void *kc, const 
 static void w_mm_rows(Backend *b, void *o, const void *i, const void *w, const void *bias, int N, int C, int OC) {
     TIMED(P_MM_ROWS, INNER(b)->matmul_rows(INNER(b), o, i, w, bias, N, C, OC));
 }
+static void *w_pack_rows(Backend *b, const void *w, int C, int OC) { // once per decode: not timed
+    return INNER(b)->pack_rows(INNER(b), w, C, OC);
+}
 static void w_destroy(Backend *b) {
     free(b->impl);
     free(b);
@@ -141,6 +144,7 @@ Backend *backend_profile_wrap(Backend *inner) {
     b->attention_bwd = w_att_bwd, b->swiglu_fwd = w_swi_fwd, b->swiglu_bwd = w_swi_bwd;
     b->crossentropy = w_ce, b->adamw = w_adamw, b->sumsq = w_sumsq, b->scale = w_scale;
     b->kv_write = w_kv_write, b->attention_decode = w_att_dec, b->matmul_rows = w_mm_rows;
+    b->pack_rows = inner->pack_rows ? w_pack_rows : NULL;
     // no device data parallelism under the profiler (the trainer stages through the host)
     b->dp_init = NULL, b->dp_allreduce_start = NULL, b->dp_wait = NULL;
     b->dp_reduce_scatter = NULL, b->dp_allgather = NULL;

@@ -22,6 +22,29 @@ static size_t dec_layer_elems(const ModelConfig *mc, int slots, int ctx) {
 
 static int dec_round_ctx(int ctx) { return (ctx + 15) / 16 * 16; }
 
+// Weights (OC, C) at offset off of the parameters, as matmul_rows reads them.
+static const void *dec_pack(Model *m, size_t off, int C, int OC) {
+    Backend *be = m->be;
+    return be->pack_rows ? be->pack_rows(be, dec_w(m, off), C, OC) : dec_w(m, off);
+}
+
+static void dec_pack_weights(ModelDecode *d, Model *m) {
+    const ModelConfig *mc = &m->cfg;
+    int L = mc->n_layers, C = mc->dim, F = mc->ffn_dim, hq = mc->n_heads * mc->head_dim;
+    int qkvd = hq + 2 * mc->n_kv_heads * mc->head_dim;
+    d->wqkv = lm_calloc(4 * (size_t)L, sizeof(void *));
+    d->wo = d->wqkv + L, d->w13 = d->wo + L, d->w2 = d->w13 + L;
+    for (int l = 0; l < L; l++) {
+        const LayerOffsets *lo = &m->layout.layers[l];
+        d->wqkv[l] = dec_pack(m, lo->wqkv, C, qkvd);
+        d->wo[l] = dec_pack(m, lo->wo, hq, C);
+        d->w13[l] = dec_pack(m, lo->w13, C, 2 * F);
+        d->w2[l] = dec_pack(m, lo->w2, F, C);
+    }
+    d->lm_head = dec_pack(m, m->layout.lm_head, C, mc->vocab);
+    d->packed = m->be->pack_rows != NULL;
+}
+
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
                        int max_logits, DType kv) {
     const ModelConfig *mc = &m->cfg;
@@ -55,6 +78,7 @@ void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_row
     d->slot = be->alloc(be, R * sizeof(int), "decode: slots");
     d->pos = be->alloc(be, R * sizeof(int), "decode: positions");
     d->logits_host = lm_malloc((size_t)max_logits * mc->vocab * sizeof(float));
+    dec_pack_weights(d, m);
 }
 
 void model_decode_free(ModelDecode *d, Model *m) {
@@ -63,6 +87,11 @@ void model_decode_free(ModelDecode *d, Model *m) {
                     d->h13, d->sw, d->rstd,   d->logits, d->tok, d->slot, d->pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
+    if (d->packed) {
+        for (int i = 0; i < 4 * m->cfg.n_layers; i++) be->free(be, (void *)d->wqkv[i]);
+        be->free(be, (void *)d->lm_head);
+    }
+    free(d->wqkv);
     free(d->logits_host);
     memset(d, 0, sizeof *d);
 }
@@ -96,18 +125,18 @@ static void dec_block(Model *m, ModelDecode *d, int l, int n) {
     size_t lay = (size_t)l * dec_layer_elems(mc, d->slots, d->stride) * lm_dtype_size(d->kv);
     void *kc = (char *)d->kc + lay, *vc = (char *)d->vc + lay;
 
-    be->matmul_rows(be, d->qkv, d->ln, dec_w(m, lo->wqkv), mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,
+    be->matmul_rows(be, d->qkv, d->ln, d->wqkv[l], mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,
                     n, C, qkvd);
     be->rope(be, d->qkv, d->pos, n, 1, H, KV, hd, mc->rope_theta, 0);
     be->kv_write(be, kc, vc, d->qkv, d->slot, d->pos, n, H, KV, hd, d->stride, d->kv);
     be->attention_decode(be, d->att, d->qkv, kc, vc, d->slot, d->pos, n, H, KV, hd, d->stride,
                          d->kv);
-    be->matmul_rows(be, d->proj, d->att, dec_w(m, lo->wo), NULL, n, hq, C);
+    be->matmul_rows(be, d->proj, d->att, d->wo[l], NULL, n, hq, C);
     be->residual_rmsnorm_fwd(be, d->x, d->ln, d->rstd, d->x, d->proj, dec_w(m, lo->mlp_norm), n,
                              C, eps);
-    be->matmul_rows(be, d->h13, d->ln, dec_w(m, lo->w13), NULL, n, C, 2 * F);
+    be->matmul_rows(be, d->h13, d->ln, d->w13[l], NULL, n, C, 2 * F);
     be->swiglu_fwd(be, d->sw, d->h13, n, F);
-    be->matmul_rows(be, d->proj, d->sw, dec_w(m, lo->w2), NULL, n, F, C);
+    be->matmul_rows(be, d->proj, d->sw, d->w2[l], NULL, n, F, C);
     int last = l == mc->n_layers - 1;
     size_t next_w = last ? m->layout.norm : m->layout.layers[l + 1].attn_norm;
     be->residual_rmsnorm_fwd(be, d->x, d->ln, d->rstd, d->x, d->proj, dec_w(m, next_w), n, C, eps);
@@ -128,7 +157,7 @@ const float *model_decode_step(Model *m, ModelDecode *d, const int *tok, const i
     if (n_logits == 0) return d->logits_host;
     // d->ln holds the final norm's output; the head runs on the last n_logits rows only.
     void *lnf = dec_at(m, d->ln, (size_t)(n - n_logits) * mc->dim);
-    be->matmul_rows(be, d->logits, lnf, dec_w(m, m->layout.lm_head), NULL, n_logits, mc->dim,
+    be->matmul_rows(be, d->logits, lnf, d->lm_head, NULL, n_logits, mc->dim,
                     mc->vocab);
     be->download_act(be, d->logits_host, d->logits, (size_t)n_logits * mc->vocab);
     return d->logits_host;

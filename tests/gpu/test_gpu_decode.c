@@ -210,6 +210,10 @@ static void test_matmul_rows(void) {
                 Backend *b = bs[k];
                 out[k] = dact(b, NULL, (size_t)N * OC), dx[k] = dact(b, x, (size_t)N * C);
                 dw[k] = dact(b, w, (size_t)OC * C), db[k] = dact(b, bias, OC);
+                if (b->pack_rows) { // the CPU reads its packed layout
+                    void *wp = b->pack_rows(b, dw[k], C, OC);
+                    b->free(b, dw[k]), dw[k] = wp;
+                }
                 b->matmul_rows(b, out[k], dx[k], dw[k], ci % 2 ? db[k] : NULL, N, C, OC);
             }
             char what[64];

@@ -29,7 +29,10 @@ static float *randn(size_t n, uint64_t seed, float scale) {
 static void check_matmul_rows(int N, int C, int OC, int bias) {
     float *x = randn((size_t)N * C, 1, 1.0f), *w = randn((size_t)OC * C, 2, 0.1f);
     float *b = bias ? randn(OC, 3, 1.0f) : NULL, *out = lm_malloc((size_t)N * OC * sizeof(float));
-    be->matmul_rows(be, out, x, w, b, N, C, OC);
+    void *wp = be->pack_rows(be, w, C, OC);
+    for (size_t i = 0; i < (size_t)OC * C; i++) w[i] = NAN; // the packed copy must not read w
+    be->matmul_rows(be, out, x, wp, b, N, C, OC);
+    free(w), w = randn((size_t)OC * C, 2, 0.1f);
     double worst = 0;
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
@@ -43,16 +46,17 @@ static void check_matmul_rows(int N, int C, int OC, int bias) {
     float *one = lm_malloc((size_t)OC * sizeof(float));
     int same = 1;
     for (int n = 0; n < N; n += (N > 10 ? 7 : 1)) {
-        be->matmul_rows(be, one, x + (size_t)n * C, w, b, 1, C, OC);
+        be->matmul_rows(be, one, x + (size_t)n * C, wp, b, 1, C, OC);
         same &= memcmp(one, out + (size_t)n * OC, (size_t)OC * sizeof(float)) == 0;
     }
     EXPECT(same, "matmul_rows N=%d C=%d OC=%d: a row alone differs from the batched one", N, C, OC);
+    be->free(be, wp);
     free(x), free(w), free(b), free(out), free(one);
 }
 
 static void test_matmul_rows(void) {
     const int cases[][4] = {{1, 64, 48, 0}, {7, 33, 17, 1}, {16, 64, 96, 0}, {70, 40, 13, 1},
-                            {200, 128, 259, 0}, {3, 768, 256, 0}};
+                            {200, 128, 259, 0}, {3, 768, 256, 0}, {13, 7, 130, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_matmul_rows(cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
 }

@@ -225,7 +225,7 @@ Backend *backend_cpu_create(int threads) {
     b->sumsq = cpu_sumsq;
     b->scale = cpu_scale;
     b->kv_write = cpu_kv_write, b->attention_decode = cpu_attention_decode;
-    b->matmul_rows = cpu_matmul_rows;
+    b->matmul_rows = cpu_matmul_rows, b->pack_rows = cpu_pack_rows;
     b->destroy = cpu_destroy;
     return b;
 }

@@ -7,31 +7,33 @@
 //
 // The cache holds fp32 or bf16 keys and values (compute in fp32 either way).
 //
-// matmul_rows: input rows are packed transposed in blocks of DEC_MB rows ((C, DEC_MB) per
-// block, zero-padded; each thread packs every block into its own buffer); a kernel keeps DEC_OB weight rows x DEC_MB input rows of sums in
-// registers, broadcasting one weight and loading DEC_MV vectors of inputs per step of the
-// sum. Each weight block runs over the whole input dimension before the next one, so that
-// its rows stream from memory once (the packed inputs come back from L2 for every block);
-// within a block the sum runs in chunks of DEC_KC input dimensions whose running sums wait
-// in a tile between chunks (loaded back, not added: the order of the sum is unchanged).
-// Threads own ranges of weight blocks (no barrier: each packs the inputs itself).
+// matmul_rows: the weights come packed once by pack_rows (when decoding starts) in panels of
+// DEC_P output rows, each (C, DEC_P) contiguous, so that one step of the sum loads whole
+// vectors of outputs and the weights stream from memory in one sequential pass; a kernel
+// keeps up to DEC_R input rows x DEC_P outputs of sums in registers, broadcasting one input
+// per row and step, and stores whole vectors of outputs. Every sum runs over the input
+// dimension in order from zero with explicit fused multiply-adds, so a row gives the same
+// bits alone or in company (kernels for 1 .. DEC_R rows). Threads own ranges of panels;
+// rows are split too when panels are few.
 #include "cpu_internal.h"
 #include "lemma/util.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) && !defined(DEC_VL)
 #define DEC_VL 16 // floats per vector register
-#define DEC_MV 4  // vectors of input rows per block (24 accumulators of 32 registers)
-#else
+#define DEC_PV 4  // vectors of outputs per panel (24 accumulators of 32 registers)
+#elif !defined(DEC_VL)
 #define DEC_VL 8 // AVX2 (or narrower: gcc splits the vectors)
-#define DEC_MV 2 // 12 accumulators of 16 registers
+#define DEC_PV 2 // 12 accumulators of 16 registers
+#elif DEC_VL == 16 // -DDEC_VL=16 on a machine without AVX-512: the AVX-512 shapes, emulated
+#define DEC_PV 4
 #endif
-#define DEC_OB 6                 // weight rows (output columns) per kernel call
-#define DEC_MB (DEC_VL * DEC_MV) // input rows per block
-#define DEC_KC 64                // input dimensions per chunk of the sum
+#define DEC_P (DEC_VL * DEC_PV) // outputs per packed weight panel
+#define DEC_R 6                  // input rows per kernel call (DEC_R x DEC_PV sums in registers)
 // Work (multiply-adds, or elements moved) below which an op runs on one thread: a parallel
 // region costs microseconds, and a scheduler time slice when the cores are oversubscribed.
 #define DEC_PAR_WORK (1L << 16)
@@ -40,8 +42,28 @@ typedef float dec_vf __attribute__((vector_size(DEC_VL * sizeof(float))));
 #define DEC_VLOAD(v, p) memcpy(&(v), (p), sizeof(dec_vf))
 #define DEC_VSTORE(p, v) memcpy((p), &(v), sizeof(dec_vf))
 
+// a * b + c rounded once, in every lane. matmul_rows needs it explicit: its kernels for
+// different row counts must give the same bits, and gcc contracts a * b + c into one
+// instruction in some loops only.
+static inline dec_vf dec_fma(dec_vf a, dec_vf b, dec_vf c) {
+#if defined(__AVX512F__) && DEC_VL == 16
+    return (dec_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__FMA__) && DEC_VL == 8
+    return (dec_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    for (int i = 0; i < DEC_VL; i++) c[i] = fmaf(a[i], b[i], c[i]);
+    return c;
+#endif
+}
+
+static inline dec_vf dec_splat(float x) {
+    dec_vf v;
+    for (int i = 0; i < DEC_VL; i++) v[i] = x;
+    return v;
+}
+
 // ---------------------------------------------------------------------------
-// In-register transpose of DEC_VL x DEC_VL floats (packing, and the small-N kernels).
+// In-register transpose of DEC_VL x DEC_VL floats (packing).
 
 typedef int dec_vi __attribute__((vector_size(DEC_VL * sizeof(int))));
 // Butterfly step b of the in-register transpose: lanes with bit b set come from the other
@@ -79,211 +101,114 @@ static inline void dec_transpose(dec_vf r[DEC_VL]) {
 // ---------------------------------------------------------------------------
 // matmul_rows
 
-// tile (DEC_OB, DEC_MB): for the first MV vectors of rows, acc[r][v] = (init ? 0 : tile)
-// + sum over c < kc of wr[r][c] * xb[c][v-th vector], c in order: every lane gets the same
-// sequence of fused multiply-adds whatever MV and the chunking are.
-#define DEC_KERNEL(MV)                                                                             \
-    static void dec_kernel_##MV(float *restrict tile, const float *const *wr,                      \
-                                const float *restrict xb, int kc, int init) {                      \
-        const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3], *w4 = wr[4], *w5 = wr[5];  \
-        dec_vf a0[MV], a1[MV], a2[MV], a3[MV], a4[MV], a5[MV];                                     \
-        _Pragma("GCC unroll 4") for (int v = 0; v < MV; v++) {                                     \
-            if (init) {                                                                            \
-                a0[v] = a1[v] = a2[v] = a3[v] = a4[v] = a5[v] = (dec_vf){0};                       \
-                continue;                                                                          \
-            }                                                                                      \
-            DEC_VLOAD(a0[v], tile + 0 * DEC_MB + v * DEC_VL);                                      \
-            DEC_VLOAD(a1[v], tile + 1 * DEC_MB + v * DEC_VL);                                      \
-            DEC_VLOAD(a2[v], tile + 2 * DEC_MB + v * DEC_VL);                                      \
-            DEC_VLOAD(a3[v], tile + 3 * DEC_MB + v * DEC_VL);                                      \
-            DEC_VLOAD(a4[v], tile + 4 * DEC_MB + v * DEC_VL);                                      \
-            DEC_VLOAD(a5[v], tile + 5 * DEC_MB + v * DEC_VL);                                      \
-        }                                                                                          \
-        for (int c = 0; c < kc; c++) {                                                             \
-            dec_vf x[MV];                                                                          \
-            _Pragma("GCC unroll 4") for (int v = 0; v < MV; v++)                                   \
-                DEC_VLOAD(x[v], xb + (size_t)c * DEC_MB + v * DEC_VL);                              \
-            float b0 = w0[c], b1 = w1[c], b2 = w2[c], b3 = w3[c], b4 = w4[c], b5 = w5[c];          \
-            _Pragma("GCC unroll 4") for (int v = 0; v < MV; v++) {                                 \
-                a0[v] += b0 * x[v], a1[v] += b1 * x[v], a2[v] += b2 * x[v];                        \
-                a3[v] += b3 * x[v], a4[v] += b4 * x[v], a5[v] += b5 * x[v];                        \
-            }                                                                                      \
-        }                                                                                          \
-        _Pragma("GCC unroll 4") for (int v = 0; v < MV; v++) {                                     \
-            DEC_VSTORE(tile + 0 * DEC_MB + v * DEC_VL, a0[v]);                                     \
-            DEC_VSTORE(tile + 1 * DEC_MB + v * DEC_VL, a1[v]);                                     \
-            DEC_VSTORE(tile + 2 * DEC_MB + v * DEC_VL, a2[v]);                                     \
-            DEC_VSTORE(tile + 3 * DEC_MB + v * DEC_VL, a3[v]);                                     \
-            DEC_VSTORE(tile + 4 * DEC_MB + v * DEC_VL, a4[v]);                                     \
-            DEC_VSTORE(tile + 5 * DEC_MB + v * DEC_VL, a5[v]);                                     \
-        }                                                                                          \
-    }
-
-DEC_KERNEL(1)
-DEC_KERNEL(2)
-#if DEC_MV == 4
-DEC_KERNEL(3)
-DEC_KERNEL(4)
-#endif
-
-static void dec_kernel(float *tile, const float *const *wr, const float *xb, int kc, int init,
-                       int mv) {
-    switch (mv) {
-    case 1: dec_kernel_1(tile, wr, xb, kc, init); break;
-    case 2: dec_kernel_2(tile, wr, xb, kc, init); break;
-#if DEC_MV == 4
-    case 3: dec_kernel_3(tile, wr, xb, kc, init); break;
-    case 4: dec_kernel_4(tile, wr, xb, kc, init); break;
-#endif
-    default: LM_CHECK(0, "matmul_rows: bad vector count %d", mv);
-    }
-}
-
-// The shape of one call.
-typedef struct {
-    float *out;
-    const float *x, *w, *bias;
-    int N, C, OC, nmb, nob; // input blocks of DEC_MB rows, weight blocks of DEC_OB rows
-} DecMM;
-
-// Input block k packed into blk (C, DEC_MB): rows k*DEC_MB .. of x transposed, zero-padded
-// past N; DEC_VL x DEC_VL tiles transposed in registers, a scalar loop at the edges.
-static void dec_pack_block(const DecMM *mm, int k, float *blk) {
-    int C = mm->C, n0 = k * DEC_MB, nr = mm->N - n0 < DEC_MB ? mm->N - n0 : DEC_MB;
-    for (int j0 = 0; j0 < DEC_MB; j0 += DEC_VL) {
+// A panel: DEC_P weight rows (outputs o0 .. o0+DEC_P) transposed, (C, DEC_P), so that one
+// step of the sum loads DEC_PV whole vectors of outputs; rows past OC are zero (not stored).
+// Packing loads DEC_VL x DEC_VL tiles of w and transposes them in registers.
+static void dec_pack_panel(float *restrict panel, const float *restrict w, int C, int OC, int o0) {
+    int no = OC - o0 < DEC_P ? OC - o0 : DEC_P;
+    for (int j0 = 0; j0 < DEC_P; j0 += DEC_VL) {
         int c = 0;
-        for (; j0 + DEC_VL <= nr && c + DEC_VL <= C; c += DEC_VL) {
+        for (; j0 + DEC_VL <= no && c + DEC_VL <= C; c += DEC_VL) {
             dec_vf t[DEC_VL];
-            for (int j = 0; j < DEC_VL; j++) DEC_VLOAD(t[j], mm->x + (size_t)(n0 + j0 + j) * C + c);
+            for (int j = 0; j < DEC_VL; j++) DEC_VLOAD(t[j], w + (size_t)(o0 + j0 + j) * C + c);
             dec_transpose(t);
-            for (int i = 0; i < DEC_VL; i++) DEC_VSTORE(blk + (size_t)(c + i) * DEC_MB + j0, t[i]);
+            for (int i = 0; i < DEC_VL; i++) DEC_VSTORE(panel + (size_t)(c + i) * DEC_P + j0, t[i]);
         }
         for (; c < C; c++)
             for (int j = j0; j < j0 + DEC_VL; j++)
-                blk[(size_t)c * DEC_MB + j] = j < nr ? mm->x[(size_t)(n0 + j) * C + c] : 0.0f;
+                panel[(size_t)c * DEC_P + j] = j < no ? w[(size_t)(o0 + j) * C + c] : 0.0f;
     }
 }
 
-// Weight block ob's tile into out (rows of input block k), with the bias.
-static void dec_store(const DecMM *mm, const float *tile, int ob, int k) {
-    int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
-    int n0 = k * DEC_MB, nr = mm->N - n0 < DEC_MB ? mm->N - n0 : DEC_MB;
-    for (int j = 0; j < nr; j++) {
-        float *o = mm->out + (size_t)(n0 + j) * mm->OC + o0;
-        for (int r = 0; r < no; r++) o[r] = tile[r * DEC_MB + j] + (mm->bias ? mm->bias[o0 + r] : 0.0f);
+// out[r][o0 + j] = sum over c in order of x[r][c] * panel[c][j] (+ bias), for the R rows
+// from x, j < no: R x DEC_PV vectors of sums in registers, each the same chain of fused
+// multiply-adds from zero whatever R is (the row count does not change a row's bits).
+#define DEC_PANEL_KERNEL(R)                                                                        \
+    static void dec_panel_##R(float *out, int OC, const float *restrict x, int C,                 \
+                              const float *restrict panel, const float *bias, int o0, int no) {    \
+        dec_vf acc[R][DEC_PV];                                                                     \
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                        \
+            _Pragma("GCC unroll 4") for (int v = 0; v < DEC_PV; v++) acc[r][v] = (dec_vf){0};      \
+        for (int c = 0; c < C; c++) {                                                              \
+            dec_vf wv[DEC_PV];                                                                     \
+            _Pragma("GCC unroll 4") for (int v = 0; v < DEC_PV; v++)                               \
+                DEC_VLOAD(wv[v], panel + (size_t)c * DEC_P + v * DEC_VL);                          \
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {                                  \
+                dec_vf xr = dec_splat(x[(size_t)r * C + c]);                                       \
+                _Pragma("GCC unroll 4") for (int v = 0; v < DEC_PV; v++)                           \
+                    acc[r][v] = dec_fma(wv[v], xr, acc[r][v]);                                     \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < R; r++) dec_panel_store(out + (size_t)r * OC + o0, acc[r], bias, o0, no); \
     }
-}
 
-// One thread's weight blocks [ob0, ob1) over every input block: the thread packs each input
-// block itself into xb (C, DEC_MB) (no barrier, and the block stays in this core's cache),
-// then runs each weight block over it, the running sums in tile (DEC_OB, DEC_MB).
-static void dec_thread(const DecMM *mm, int ob0, int ob1, float *xb, float *tile) {
-    const float *wr[DEC_OB];
-    for (int k = 0; k < mm->nmb; k++) {
-        int nr = mm->N - k * DEC_MB < DEC_MB ? mm->N - k * DEC_MB : DEC_MB;
-        int mv = (nr + DEC_VL - 1) / DEC_VL;
-        dec_pack_block(mm, k, xb);
-        for (int ob = ob0; ob < ob1; ob++) {
-            int o0 = ob * DEC_OB, no = mm->OC - o0 < DEC_OB ? mm->OC - o0 : DEC_OB;
-            for (int c0 = 0; c0 < mm->C; c0 += DEC_KC) {
-                int kc = mm->C - c0 < DEC_KC ? mm->C - c0 : DEC_KC;
-                for (int r = 0; r < DEC_OB; r++) // rows past OC repeat the last one (not stored)
-                    wr[r] = mm->w + (size_t)(o0 + (r < no ? r : no - 1)) * mm->C + c0;
-                dec_kernel(tile, wr, xb + (size_t)c0 * DEC_MB, kc, c0 == 0, mv);
+// One row's DEC_P sums into o[0 .. no), with the bias.
+static inline void dec_panel_store(float *o, const dec_vf *acc, const float *bias, int o0, int no) {
+    if (no == DEC_P) {
+        for (int v = 0; v < DEC_PV; v++) {
+            dec_vf s = acc[v], bv = (dec_vf){0};
+            if (bias) {
+                DEC_VLOAD(bv, bias + o0 + v * DEC_VL);
+                s += bv;
             }
-            dec_store(mm, tile, ob, k);
+            DEC_VSTORE(o + v * DEC_VL, s);
         }
+        return;
+    }
+    float t[DEC_P];
+    memcpy(t, acc, sizeof t);
+    for (int j = 0; j < no; j++) o[j] = t[j] + (bias ? bias[o0 + j] : 0.0f);
+}
+
+DEC_PANEL_KERNEL(1)
+DEC_PANEL_KERNEL(2)
+DEC_PANEL_KERNEL(3)
+DEC_PANEL_KERNEL(4)
+DEC_PANEL_KERNEL(5)
+DEC_PANEL_KERNEL(6)
+
+typedef void (*DecPanelFn)(float *, int, const float *, int, const float *, const float *, int,
+                           int);
+static const DecPanelFn dec_panel_fns[DEC_R + 1] = {NULL,          dec_panel_1, dec_panel_2,
+                                                     dec_panel_3, dec_panel_4, dec_panel_5,
+                                                     dec_panel_6};
+
+// Rows [n0, n1) of x through one packed panel, DEC_R rows per kernel call.
+static void dec_panel_rows(float *out, const float *x, const float *panel, const float *bias,
+                           int n0, int n1, int C, int OC, int o0) {
+    int no = OC - o0 < DEC_P ? OC - o0 : DEC_P;
+    for (int n = n0; n < n1; n += DEC_R) {
+        int r = n1 - n < DEC_R ? n1 - n : DEC_R;
+        dec_panel_fns[r](out + (size_t)n * OC, OC, x + (size_t)n * C, C, panel, bias, o0, no);
     }
 }
 
-// ---------------------------------------------------------------------------
-// matmul_rows for a few rows (N < DEC_SMALL): vectors along the output instead. A block of
-// DEC_VL weight rows is loaded DEC_VL columns at a time and transposed in registers, then
-// each row's sums take out[n][o..o+VL) += w^T[c][o..] * x[n][c] for c in order: the same
-// fused multiply-adds in the same order as the kernels above, so every output is bitwise
-// the same as with many rows; the weights are read once, in whole vectors.
-
-#define DEC_SMALL (DEC_VL / 2) // rows below which matmul_rows takes this path
-
-// Outputs o0 .. o0+VL of the NR rows of x (N < DEC_SMALL): wr the VL weight rows (rows past
-// OC repeat the last one), no of them stored.
-#define DEC_SMALL_KERNEL(NR)                                                                       \
-    static void dec_small_##NR(float *out, const float *restrict x, const float *const *wr,        \
-                               const float *bias, int C, int OC, int o0, int no) {                 \
-        dec_vf acc[NR];                                                                            \
-        for (int n = 0; n < NR; n++) acc[n] = (dec_vf){0};                                         \
-        int c0 = 0;                                                                                \
-        for (; c0 + DEC_VL <= C; c0 += DEC_VL) {                                                   \
-            dec_vf t[DEC_VL];                                                                      \
-            _Pragma("GCC unroll 16") for (int r = 0; r < DEC_VL; r++) DEC_VLOAD(t[r], wr[r] + c0); \
-            dec_transpose(t);                                                                      \
-            _Pragma("GCC unroll 16") for (int j = 0; j < DEC_VL; j++)                              \
-                _Pragma("GCC unroll 8") for (int n = 0; n < NR; n++)                               \
-                    acc[n] += t[j] * x[(size_t)n * C + c0 + j];                                    \
-        }                                                                                          \
-        for (; c0 < C; c0++) {                                                                     \
-            float col[DEC_VL];                                                                     \
-            for (int r = 0; r < DEC_VL; r++) col[r] = wr[r][c0];                                   \
-            dec_vf t;                                                                              \
-            DEC_VLOAD(t, col);                                                                     \
-            for (int n = 0; n < NR; n++) acc[n] += t * x[(size_t)n * C + c0];                      \
-        }                                                                                          \
-        for (int n = 0; n < NR; n++) {                                                             \
-            float o[DEC_VL];                                                                       \
-            DEC_VSTORE(o, acc[n]);                                                                 \
-            for (int r = 0; r < no; r++)                                                           \
-                out[(size_t)n * OC + o0 + r] = o[r] + (bias ? bias[o0 + r] : 0.0f);                \
-        }                                                                                          \
-    }
-
-DEC_SMALL_KERNEL(1)
-DEC_SMALL_KERNEL(2)
-DEC_SMALL_KERNEL(3)
-#if DEC_SMALL > 4
-DEC_SMALL_KERNEL(4)
-DEC_SMALL_KERNEL(5)
-DEC_SMALL_KERNEL(6)
-DEC_SMALL_KERNEL(7)
-#endif
-
-typedef void (*DecSmallFn)(float *, const float *, const float *const *, const float *, int, int,
-                           int, int);
-
-static void dec_matmul_small(float *out, const float *x, const float *w, const float *bias,
-                             int N, int C, int OC) {
-#if DEC_SMALL > 4
-    static const DecSmallFn fns[] = {NULL, dec_small_1, dec_small_2, dec_small_3,
-                                     dec_small_4, dec_small_5, dec_small_6, dec_small_7};
-#else
-    static const DecSmallFn fns[] = {NULL, dec_small_1, dec_small_2, dec_small_3};
-#endif
-    int nb = (OC + DEC_VL - 1) / DEC_VL;
-#pragma omp parallel for schedule(static) if ((long)N * C * OC >= DEC_PAR_WORK)
-    for (int k = 0; k < nb; k++) {
-        int o0 = k * DEC_VL, no = OC - o0 < DEC_VL ? OC - o0 : DEC_VL;
-        const float *wr[DEC_VL];
-        for (int r = 0; r < DEC_VL; r++) wr[r] = w + (size_t)(o0 + (r < no ? r : no - 1)) * C;
-        fns[N](out, x, wr, bias, C, OC, o0, no);
-    }
+void *cpu_pack_rows(Backend *b, const void *w, int C, int OC) {
+    LM_CHECK(C > 0 && OC > 0, "pack_rows: bad shape C=%d OC=%d", C, OC);
+    int np = (OC + DEC_P - 1) / DEC_P;
+    float *pk = b->alloc(b, (size_t)np * C * DEC_P * sizeof(float), "decode: packed weights");
+#pragma omp parallel for schedule(static) if ((long)C * OC >= DEC_PAR_WORK)
+    for (int p = 0; p < np; p++) dec_pack_panel(pk + (size_t)p * C * DEC_P, w, C, OC, p * DEC_P);
+    return pk;
 }
 
 void cpu_matmul_rows(Backend *b, void *out, const void *inp, const void *w, const void *bias,
                      int N, int C, int OC) {
     LM_CHECK(N >= 0 && C > 0 && OC > 0, "matmul_rows: bad shape N=%d C=%d OC=%d", N, C, OC);
     if (N == 0) return;
-    if (N < DEC_SMALL) {
-        dec_matmul_small(out, inp, w, bias, N, C, OC);
-        return;
-    }
-    DecMM mm = {out, inp, w, bias, N, C, OC, (N + DEC_MB - 1) / DEC_MB, (OC + DEC_OB - 1) / DEC_OB};
-    size_t stride;
-    float *scratch = cpu_scratch(b, (size_t)(C + DEC_OB) * DEC_MB, &stride);
-#pragma omp parallel if ((long)N * C * OC >= DEC_PAR_WORK)
-    {
-        int nth = omp_get_num_threads(), t = omp_get_thread_num();
-        float *xb = scratch + (size_t)t * stride;
-        dec_thread(&mm, (int)((long)mm.nob * t / nth), (int)((long)mm.nob * (t + 1) / nth), xb,
-                   xb + (size_t)C * DEC_MB);
+    // Tasks: (panel, chunk of rows), panel-major; the rows are cut in chunks only when there
+    // are too few panels to go round the threads.
+    int np = (OC + DEC_P - 1) / DEC_P, par = (long)N * C * OC >= DEC_PAR_WORK;
+    int nth = par ? b->threads : 1;
+    int nrc = np >= 2 * nth ? 1 : (2 * nth + np - 1) / np;
+    int rows = (N + nrc - 1) / nrc;
+    rows = (rows + DEC_R - 1) / DEC_R * DEC_R;
+    nrc = (N + rows - 1) / rows;
+    const float *pk = w;
+#pragma omp parallel for schedule(static) if (par)
+    for (int task = 0; task < np * nrc; task++) {
+        int p = task / nrc, n0 = task % nrc * rows, n1 = n0 + rows < N ? n0 + rows : N;
+        dec_panel_rows(out, inp, pk + (size_t)p * C * DEC_P, bias, n0, n1, C, OC, p * DEC_P);
     }
 }
 
@@ -406,33 +331,45 @@ static float dec_att_softmax(float *restrict S, int len) {
 }
 
 // o0[d], o1[d] = (sum_{t < len} P0[t] v(t)[d]) * inv0, the same with P1 (o1, P1 may be NULL),
-// for d < hd; vs: (ctx, hd) values. Positions in four interleaved partial sums added in a
-// fixed order; the head dimension in vectors, then a scalar tail.
+// for the NV * DEC_VL head dimensions from d0; vs: (ctx, hd) values. Each sum runs over the
+// positions in order, all NV vectors of a position's value row at once (one cache line at
+// hd 32 in bf16), the sums of both heads in registers.
+#define DEC_MIX(NV)                                                                                \
+    DEC_INLINE void dec_mix_##NV(float *restrict o0, float *restrict o1,                           \
+                                 const float *restrict P0, const float *restrict P1,               \
+                                 const void *vs, int len, int hd, int d0, float inv0, float inv1,  \
+                                 DType dt) {                                                       \
+        dec_vf a[NV], b[NV];                                                                       \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) a[v] = (dec_vf){0}, b[v] = a[v];     \
+        for (int t = 0; t < len; t++) {                                                            \
+            float p0 = P0[t], p1 = P1 ? P1[t] : 0.0f;                                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                 \
+                dec_vf x = dec_kv_load(vs, (size_t)t * hd + d0 + v * DEC_VL, dt);                  \
+                a[v] += p0 * x;                                                                    \
+                b[v] += p1 * x;                                                                    \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                     \
+            dec_vf r0 = a[v] * inv0, r1 = b[v] * inv1;                                             \
+            DEC_VSTORE(o0 + d0 + v * DEC_VL, r0);                                                  \
+            if (o1) DEC_VSTORE(o1 + d0 + v * DEC_VL, r1);                                          \
+        }                                                                                          \
+    }
+DEC_MIX(1)
+DEC_MIX(2)
+DEC_MIX(4)
+
+// The mix over the whole head dimension: 4 vectors at a time, then 2, then one, then a
+// scalar tail.
 DEC_INLINE void dec_att_mix(float *restrict o0, float *restrict o1, const float *restrict P0,
                             const float *restrict P1, const void *vs, int len, int hd,
                             float inv0, float inv1, DType dt) {
     int d0 = 0;
-    for (; d0 + DEC_VL <= hd; d0 += DEC_VL) {
-        dec_vf a[4] = {{0}}, b[4] = {{0}};
-        int t = 0;
-        for (; t + 4 <= len; t += 4)
-            for (int u = 0; u < 4; u++) {
-                dec_vf v = dec_kv_load(vs, (size_t)(t + u) * hd + d0, dt);
-                a[u] += P0[t + u] * v;
-                if (P1) b[u] += P1[t + u] * v;
-            }
-        for (; t < len; t++) {
-            dec_vf v = dec_kv_load(vs, (size_t)t * hd + d0, dt);
-            a[0] += P0[t] * v;
-            if (P1) b[0] += P1[t] * v;
-        }
-        dec_vf r0 = ((a[0] + a[1]) + (a[2] + a[3])) * inv0;
-        DEC_VSTORE(o0 + d0, r0);
-        if (o1) {
-            dec_vf r1 = ((b[0] + b[1]) + (b[2] + b[3])) * inv1;
-            DEC_VSTORE(o1 + d0, r1);
-        }
-    }
+    for (; d0 + 4 * DEC_VL <= hd; d0 += 4 * DEC_VL)
+        dec_mix_4(o0, o1, P0, P1, vs, len, hd, d0, inv0, inv1, dt);
+    for (; d0 + 2 * DEC_VL <= hd; d0 += 2 * DEC_VL)
+        dec_mix_2(o0, o1, P0, P1, vs, len, hd, d0, inv0, inv1, dt);
+    for (; d0 + DEC_VL <= hd; d0 += DEC_VL) dec_mix_1(o0, o1, P0, P1, vs, len, hd, d0, inv0, inv1, dt);
     for (; d0 < hd; d0++) {
         float a = 0.0f, b = 0.0f;
         for (int t = 0; t < len; t++) {
