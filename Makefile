@@ -77,11 +77,19 @@ DEPFILES := $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 all: $(BUILD)/lemma
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the compile flags: the stamp file changes when they do (a pull that
+# changes CFLAGS rebuilds everything instead of mixing old and new objects).
+FLAGS_STAMP := $(BUILD)/flags.txt
+FLAGS_NOW := $(CC) $(CFLAGS) | $(NVFLAGS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+endif
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.cu.o: %.cu
+$(BUILD)/obj/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
