@@ -34,6 +34,26 @@ if [[ "${1:-}" == "--gpu" ]]; then
     for b in 1 16 64 256 1024; do
         "$BUILD/bench/bench_sample" --device cuda --precision bf16 --batch $b --prompt 64 --new 128
     done
+    # The 124M model against Hugging Face transformers' generate on the same GPU (bf16,
+    # random weights, random prompts of 64 tokens, 128 new tokens each at temperature 0.7;
+    # decode steps timed on both sides). HF_PYTHON: the Python that has torch + transformers.
+    echo "== GPU sampling, 124M model (dim 768, 12 layers, 12 heads): lemma vs HF generate, decode tokens/s =="
+    printf '%-8s %12s %12s %8s\n' batch "lemma tok/s" "HF tok/s" ratio
+    m124=(--dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 3072 --prompt 64 --new 128 --vocab 260)
+    hfpy=${HF_PYTHON:-python3}
+    hf_ok=1
+    "$hfpy" -c 'import torch, transformers' 2>/dev/null || { hf_ok=0; echo "SKIP HF generate: $hfpy cannot import torch and transformers"; }
+    for b in 64 256 1024; do
+        ours=$("$BUILD/bench/bench_sample" --device cuda --precision bf16 --batch $b "${m124[@]}")
+        theirs='{"tokens_per_s": 0}'
+        [[ $hf_ok == 1 ]] && theirs=$("$hfpy" tests/bench/hf_generate.py --device cuda --dtype bf16 --batch $b "${m124[@]}")
+        python3 - "$ours" "$theirs" <<'PY'
+import json, sys
+o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+r = "%7.2fx" % (o["tokens_per_s"] / t["tokens_per_s"]) if t["tokens_per_s"] else "      -"
+print("%-8d %12.0f %12.0f %s" % (o["batch"], o["tokens_per_s"], t["tokens_per_s"], r))
+PY
+    done
     exit 0
 fi
 
