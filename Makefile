@@ -71,7 +71,7 @@ MPI_TEST_SRC := $(wildcard tests/mpi/*.c)
 MPI_TEST_BIN := $(MPI_TEST_SRC:tests/mpi/%.c=$(BUILD)/mpi/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
-DEPFILES := $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d $(BUILD)/obj-vl16/cpu_decode.d
+DEPFILES := $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d $(VL16_OBJ:.o=.d)
 
 .PHONY: all test demo bench deps clean test-gpu bench-gpu gpu-pack tests-build
 
@@ -104,15 +104,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
-# The decode kernels in AVX-512's shapes (64-byte vectors; gcc splits them where the CPU
-# has none), so that machines without AVX-512 still test that code: the object replaces
-# the library's cpu_decode.o in this one test binary.
-VL16_OBJ := $(BUILD)/obj-vl16/cpu_decode.o
-$(VL16_OBJ): src/backend/cpu/cpu_decode.c $(FLAGS_STAMP)
+# The CPU kernels in AVX-512's shapes (64-byte vectors; gcc splits them where the CPU has
+# none), so that machines without AVX-512 still test that code: these objects replace the
+# library's in the *_vl16 test binaries.
+VL16_OBJ := $(BUILD)/obj-vl16/cpu_decode.o $(BUILD)/obj-vl16/cpu_attention.o
+$(BUILD)/obj-vl16/%.o: src/backend/cpu/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DDEC_VL=16 -Wno-psabi -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -DLEMMA_VL16 -Wno-psabi -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/test_sample_decode_vl16: tests/unit/test_sample_decode.c tests/harness.h $(VL16_OBJ) $(BUILD)/liblemma.a
+.SECONDARY: $(VL16_OBJ)
+VL16_TESTS := $(BUILD)/tests/test_sample_decode_vl16 $(BUILD)/tests/test_ops_cpu_vl16
+$(BUILD)/tests/%_vl16: tests/unit/%.c tests/harness.h $(VL16_OBJ) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(VL16_OBJ) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
@@ -130,7 +132,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/liblemma.a
 
 # The GPU tests and the benchmark are compiled with the suite (CI keeps them building);
 # tests/run.sh runs the GPU tests only with --gpu.
-tests-build: $(BUILD)/lemma $(TEST_BIN) $(BUILD)/tests/test_sample_decode_vl16 $(MPI_TEST_BIN) $(BENCH_BIN) \
+tests-build: $(BUILD)/lemma $(TEST_BIN) $(VL16_TESTS) $(MPI_TEST_BIN) $(BENCH_BIN) \
              $(if $(filter 1,$(USE_CUDA)),$(GPU_TEST_BIN))
 
 test: deps-check

@@ -16,11 +16,16 @@
 #include <string.h>
 
 #define CPU_ATT_RB 4 // query rows per block (the kernels below are written for 4)
-#define CPU_VL 16    // floats per vector
+// LEMMA_VL16 (tests only): the AVX-512 shapes on any machine.
+#if defined(__AVX512F__) || defined(LEMMA_VL16)
+#define CPU_VL 16 // floats per vector: one AVX-512 register
+#else
+#define CPU_VL 8 // one AVX2 register (gcc splits 64-byte vectors on AVX2 so badly that the
+                 // kernels below ran 3x slower: broadcasts through the stack, sums spilled)
+#endif
 
-// A GCC vector of CPU_VL floats: one AVX-512 register, or two AVX2 ones (gcc splits it).
-// Loaded and stored with memcpy (unaligned), and never passed to or returned from a
-// function (that would tie the ABI to the vector ISA).
+// A GCC vector of CPU_VL floats, loaded and stored with memcpy (unaligned), and never passed
+// to or returned from a function (that would tie the ABI to the vector ISA).
 typedef float cpu_vf __attribute__((vector_size(CPU_VL * sizeof(float))));
 #define CPU_VLOAD(v, p) memcpy(&(v), (p), sizeof(cpu_vf))
 #define CPU_VSTORE(p, v) memcpy((p), &(v), sizeof(cpu_vf))

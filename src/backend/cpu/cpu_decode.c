@@ -23,14 +23,13 @@
 #include <omp.h>
 #include <string.h>
 
-#if defined(__AVX512F__) && !defined(DEC_VL)
+// LEMMA_VL16 (tests only): the AVX-512 shapes on any machine, gcc splitting the vectors.
+#if defined(__AVX512F__) || defined(LEMMA_VL16)
 #define DEC_VL 16 // floats per vector register
 #define DEC_PV 4  // vectors of outputs per panel (24 accumulators of 32 registers)
-#elif !defined(DEC_VL)
+#else
 #define DEC_VL 8 // AVX2 (or narrower: gcc splits the vectors)
 #define DEC_PV 2 // 12 accumulators of 16 registers
-#elif DEC_VL == 16 // -DDEC_VL=16 on a machine without AVX-512: the AVX-512 shapes, emulated
-#define DEC_PV 4
 #endif
 #define DEC_P (DEC_VL * DEC_PV) // outputs per packed weight panel
 #define DEC_R 6                  // input rows per kernel call (DEC_R x DEC_PV sums in registers)
