@@ -21,6 +21,37 @@ echo "OpenBLAS kernels: ${OPENBLAS_CORETYPE:-auto}, $THREADS threads, $(grep -m1
 # same): on a shared machine spinning threads starve each other (2.5x slower measured here
 # under load); on a dedicated node the default policy is as fast.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# dp_bench [mpirun args] -- [lemma --set args]: `lemma train tests/configs/bench_dp.cfg` on 1
+# rank, then 2 ranks with the per-block overlap of gradient reductions off and on. Per step
+# (the first two warm up): the step time, the time it waited for reductions after its
+# backward ("reduce wait": the communication not hidden; with overlap off, all of it) and
+# the rest ("compute").
+dp_bench() {
+    local margs=() largs=() np overlap dir
+    while [[ $# -gt 0 && $1 != -- ]]; do margs+=("$1"); shift; done
+    shift
+    largs=("$@")
+    printf '%-28s %10s %12s %16s %12s\n' setup "step ms" "compute ms" "reduce wait ms" "tokens/s"
+    for setup in "1 true" "2 false" "2 true"; do
+        read -r np overlap <<<"$setup"
+        dir=$(mktemp -d)
+        if ! mpirun --oversubscribe -np $np "${margs[@]}" "$BUILD/lemma" train tests/configs/bench_dp.cfg \
+            --set run.dir="$dir" --set train.overlap=$overlap "${largs[@]}" >"$dir/log" 2>&1; then
+            echo "FAILED: $np ranks, overlap $overlap:"; tail -5 "$dir/log"; rm -rf "$dir"; continue
+        fi
+        python3 - "$dir/metrics.jsonl" "$np ranks, overlap $overlap" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"phase":"train"' in l]
+per = (rows[-1]["tokens"] - rows[1]["tokens"]) / (len(rows) - 2)
+rows = rows[2:]  # the first steps warm up
+step = sum(r["step_s"] for r in rows) / len(rows); wait = sum(r["reduce_wait_s"] for r in rows) / len(rows)
+print("%-28s %10.1f %12.1f %16.2f %12.0f" % (sys.argv[2], 1e3 * step, 1e3 * (step - wait), 1e3 * wait, per / step))
+PY
+        rm -rf "$dir"
+    done
+}
 
 if [[ "${1:-}" == "--gpu" ]]; then
     echo "== GPU training throughput (124M LLaMA-style: dim 768, 12 layers, 12 heads, seq 1024) =="
@@ -30,6 +61,18 @@ if [[ "${1:-}" == "--gpu" ]]; then
     done
     "$BIN" --device cuda --precision bf16 --dim 768 --layers 12 --heads 12 --kv-heads 12 \
         --ffn 3072 --seq 1024 --batch ${GPU_BATCH:-16} --steps 3 --warmup 2 --profile
+    # Data parallelism on the GPU: the 124M model, bf16, 16 rows of 1024 tokens per step.
+    # With one GPU the 2 ranks share it (NCCL needs a GPU per rank: they stage through host
+    # memory and MPI, and say so in the log); with 2 GPUs, NCCL.
+    echo "== GPU data-parallel training, 124M model: step time split into compute and communication =="
+    if command -v mpirun >/dev/null && "$BUILD/lemma" --version | grep -q "MPI yes"; then
+        dp_bench -- --set run.device=cuda --set run.precision=bf16 --set model.dim=768 \
+            --set model.n_layers=12 --set model.n_heads=12 --set model.n_kv_heads=12 \
+            --set model.ffn_dim=3072 --set model.max_seq=1024 --set train.seq_len=1024 \
+            --set train.micro_batch=8 --set train.batch_tokens=16384 --set train.steps=8
+    else
+        echo "SKIP GPU data-parallel training: needs mpirun and a build with MPI (gpu-pack has none)"
+    fi
     echo "== GPU sampling: generated tokens/s (dim 256, 6 layers, prompt 64 + 128 new tokens, bf16) =="
     for b in 1 16 64 256 1024; do
         "$BUILD/bench/bench_sample" --device cuda --precision bf16 --batch $b --prompt 64 --new 128
@@ -71,21 +114,7 @@ for cfg in "128 4 8 4 384" "256 6 8 4 768" "512 8 8 4 1536"; do
 done
 echo
 echo "== data-parallel training (dim 256, 6 layers, 8 rows of 512 tokens per step, 1 thread per rank) =="
-printf '%-28s %10s %12s %14s\n' setup "step ms" "tokens/s" "reduce wait ms"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-for setup in "1 true" "2 false" "2 true"; do
-    read -r np overlap <<<"$setup"
-    dir=$(mktemp -d)
-    mpirun --oversubscribe -np $np -x OMP_NUM_THREADS=1 "$BUILD/lemma" train tests/configs/bench_dp.cfg \
-        --set run.dir="$dir" --set train.overlap=$overlap >/dev/null 2>&1
-    python3 - "$dir/metrics.jsonl" "$np ranks, overlap $overlap" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])][2:]  # the first steps warm up
-step = sum(r["step_s"] for r in rows) / len(rows); wait = sum(r["reduce_wait_s"] for r in rows) / len(rows)
-print("%-28s %10.1f %12.0f %14.2f" % (sys.argv[2], 1e3 * step, 4096 / step, 1e3 * wait))
-PY
-    rm -rf "$dir"
-done
+dp_bench -x OMP_NUM_THREADS=1 --
 echo
 echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS threads =="
 OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --seq 256 \
