@@ -222,9 +222,8 @@ typedef struct {
     // The matmul weights as matmul_rows reads them (backend pack_rows: copies taken at
     // init, so a decode state sees the weights of that moment); where the backend packs
     // nothing, pointers into the model's parameters.
-    const void **wqkv, **wo, **w13, **w2; // (n_layers)
+    const void **wqkv, **wo, **w13, **w2; // (n_layers) each, one allocation from wqkv
     const void *lm_head;
-    int packed; // 1: the pointers above own packed copies
 } ModelDecode;
 
 // Allocates the cache (zeroed, dtype kv: DT_F32 or DT_BF16) and the step buffers for a

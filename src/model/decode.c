@@ -42,7 +42,6 @@ static void dec_pack_weights(ModelDecode *d, Model *m) {
         d->w2[l] = dec_pack(m, lo->w2, F, C);
     }
     d->lm_head = dec_pack(m, m->layout.lm_head, C, mc->vocab);
-    d->packed = m->be->pack_rows != NULL;
 }
 
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
@@ -87,7 +86,7 @@ void model_decode_free(ModelDecode *d, Model *m) {
                     d->h13, d->sw, d->rstd,   d->logits, d->tok, d->slot, d->pos};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
-    if (d->packed) {
+    if (be->pack_rows && d->wqkv) { // the copies pack_rows made (wqkv .. w2 are one array)
         for (int i = 0; i < 4 * m->cfg.n_layers; i++) be->free(be, (void *)d->wqkv[i]);
         be->free(be, (void *)d->lm_head);
     }
