@@ -1,12 +1,13 @@
 // model: the LLaMA-style decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU, optional
 // QKV bias, tied or untied LM head), its parameter layout (one fp32 buffer with named views),
 // forward and backward orchestration over the backend ops, AdamW, the learning-rate
-// schedule, and the byte-level tokenizer.
+// schedule.
 #ifndef LEMMA_MODEL_H
 #define LEMMA_MODEL_H
 
 #include "lemma/backend.h"
 #include "lemma/config.h"
+#include "lemma/tokenizer.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,34 +17,15 @@ extern "C" {
 #endif
 
 // ---------------------------------------------------------------------------
-// Tokenizer: ids 0..255 are bytes, then bos, eos, pad, then the extra special tokens
-// (model.special_tokens, e.g. "[BACK]"), whose literal text is recognised when encoding.
-
-#define TOK_MAX_SPECIAL 32
-typedef struct {
-    int bos, eos, pad;
-    int n_special;                       // extra special tokens
-    char *special[TOK_MAX_SPECIAL];      // their text
-    int vocab;                           // 259 + n_special
-} Tokenizer;
-
-void tokenizer_init(Tokenizer *t, char *const *special, int n_special);
-void tokenizer_from_config(Tokenizer *t, const Config *cfg);
-void tokenizer_free(Tokenizer *t);
-// Encodes text into ids (no bos/eos added); returns the count written (at most cap; the
-// full length is returned in *needed when not NULL).
-int tokenizer_encode(const Tokenizer *t, const char *text, int *ids, int cap, int *needed);
-// Decodes ids (special tokens as their text, bos/eos/pad dropped) into a malloc'd string.
-char *tokenizer_decode(const Tokenizer *t, const int *ids, int n);
-const char *tokenizer_piece(const Tokenizer *t, int id, char byte_buf[2]);
-
-// ---------------------------------------------------------------------------
 // Architecture and parameter layout.
 
 typedef struct {
     int vocab, dim, n_layers, n_heads, n_kv_heads, head_dim, ffn_dim, max_seq;
     float rope_theta, norm_eps, init_std;
     int qkv_bias, tied;
+    // LLaMA-3.1 frequency scaling (rope_scaling of type "llama3"); rope_factor 0: none.
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_orig_max_seq;
 } ModelConfig;
 
 // model.* keys plus the tokenizer's vocabulary; fatal with a message when inconsistent

