@@ -69,9 +69,12 @@ GPU_TEST_SRC := $(wildcard tests/gpu/test_*.c)
 GPU_TEST_BIN := $(GPU_TEST_SRC:tests/gpu/%.c=$(BUILD)/tests/%)
 MPI_TEST_SRC := $(wildcard tests/mpi/*.c)
 MPI_TEST_BIN := $(MPI_TEST_SRC:tests/mpi/%.c=$(BUILD)/mpi/%)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_LIB := $(BUILD)/libsupport.a
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
-DEPFILES := $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d $(VL16_OBJ:.o=.d)
+DEPFILES := $(LIB_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(BUILD)/obj/src/main.d $(VL16_OBJ:.o=.d)
 
 .PHONY: all test demo bench deps clean test-gpu bench-gpu gpu-pack tests-build
 
@@ -97,12 +100,21 @@ $(BUILD)/liblemma.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# What tests and benchmarks share (tests/support/): never linked into lemma itself.
+$(BUILD)/obj/tests/support/%.o: tests/support/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/support -MMD -MP -c $< -o $@
+
+$(SUPPORT_LIB): $(SUPPORT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/lemma: $(BUILD)/obj/src/main.o $(BUILD)/liblemma.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/liblemma.a
+$(BUILD)/tests/%: tests/unit/%.c tests/harness.h $(SUPPORT_LIB) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
 # The CPU kernels in AVX-512's shapes (64-byte vectors; gcc splits them where the CPU has
 # none), so that machines without AVX-512 still test that code: these objects replace the
@@ -118,17 +130,17 @@ $(BUILD)/tests/%_vl16: tests/unit/%.c tests/harness.h $(VL16_OBJ) $(BUILD)/lible
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(VL16_OBJ) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/gpu/%.c tests/harness.h $(BUILD)/liblemma.a
+$(BUILD)/tests/%: tests/gpu/%.c tests/harness.h $(SUPPORT_LIB) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
 $(BUILD)/mpi/%: tests/mpi/%.c $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/liblemma.a
+$(BUILD)/bench/%: tests/bench/%.c $(SUPPORT_LIB) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
 # The GPU tests and the benchmark are compiled with the suite (CI keeps them building);
 # tests/run.sh runs the GPU tests only with --gpu.

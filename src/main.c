@@ -1,12 +1,12 @@
-// main: the command line. Parses the subcommand, the config file and --set overrides,
-// brings up the MPI world and dispatches to the phase that was asked for.
+// main: the command line: a table of commands, each the entry of its module. Parses the
+// command, its INPUT, the config file and --set overrides, brings up the MPI world and calls
+// the command.
 #include "lemma/backend.h"
 #include "lemma/ckpt.h"
 #include "lemma/config.h"
 #include "lemma/dist.h"
 #include "lemma/eval.h"
 #include "lemma/lemma.h"
-#include "lemma/model.h"
 #include "lemma/pipeline.h"
 #include "lemma/sample.h"
 #include "lemma/tasks.h"
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <omp.h>
 
 #define EXIT_USAGE 2
 
@@ -30,15 +29,12 @@ typedef struct {
     const char *name;
     const char *input; // what INPUT is: "CONFIG", "IN.jsonl", "CKPT"
     const char *help;
-    CommandFn fn;      // NULL: not implemented yet
+    CommandFn fn;
 } Command;
-
-static int cmd_train(const Config *cfg, const char *input, int argc, char **argv);
-static int cmd_config(const Config *cfg, const char *input, int argc, char **argv);
 
 static const Command commands[] = {
     {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", pipeline_cmd},
-    {"train", "CONFIG", "data-parallel training with checkpoints and resume", cmd_train},
+    {"train", "CONFIG", "data-parallel training with checkpoints and resume", train_cmd},
     {"sample", "CONFIG", "sample and grade solutions, data-parallel", sample_cmd},
     {"build", "CONFIG", "build reflection data from graded samples", build_cmd},
     {"eval", "CONFIG", "evaluate accuracy and error types", eval_cmd},
@@ -46,7 +42,7 @@ static const Command commands[] = {
     {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
     {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
     {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect},
-    {"config", "CONFIG", "validate a config; --dump prints the effective config", cmd_config},
+    {"config", "CONFIG", "validate a config; --dump prints the effective config", config_cmd},
 };
 static const int n_commands = sizeof(commands) / sizeof(commands[0]);
 
@@ -55,8 +51,7 @@ static void usage(FILE *f) {
                "       lemma config --reference   (every key, its type, default and help)\n"
                "       lemma --help | --version\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++)
-        fprintf(f, "  %-8s %-9s %s%s\n", commands[i].name, commands[i].input, commands[i].help,
-                commands[i].fn ? "" : " (not implemented yet)");
+        fprintf(f, "  %-8s %-9s %s\n", commands[i].name, commands[i].input, commands[i].help);
     fprintf(f, "\nConfigs are libconfig files (see configs/); --set train.lr=3e-4 overrides a key.\n"
                "'lemma config CONFIG --dump' prints every key with its effective value and help.\n");
 }
@@ -110,90 +105,6 @@ static void parse_args(int argc, char **argv, Args *a) {
             a->opts[a->n_opts++] = argv[i];
         }
     }
-}
-
-// Commands call this for an option they do not know; exit 2 on every rank.
-static int unknown_option(const char *cmd, const char *opt) {
-    if (dist.rank == 0)
-        fprintf(stderr, "lemma %s: unknown option '%s' (see lemma --help)\n", cmd, opt);
-    return EXIT_USAGE;
-}
-
-
-// After training: greedy answers to the first n built-in test problems (rank 0).
-static void train_show(Model *m, const Tokenizer *tok, const Config *cfg, int n) {
-    GenParams gp;
-    char err[512];
-    if (n <= 0 || dist.rank != 0 || gen_params_from_config(&gp, cfg, err, sizeof err) != 0) return;
-    int right = 0;
-    for (int i = 0; i < n; i++) {
-        TaskProblem p;
-        if (gen_problem(&gp, TASK_SPLIT_TEST, i, &p) != 0) break;
-        char *prompt = tasks_prompt(p.question);
-        char *out = model_greedy_complete(m, tok, prompt, m->cfg.max_seq);
-        char *pred = grade_extract_answer(out, NULL);
-        int ok = pred && grade_equal(pred, p.answer);
-        right += ok;
-        printf("\n--- test problem %d (gold %s, %s)\n%s%s\n", i, p.answer, ok ? "right" : "wrong",
-               prompt, out);
-        free(pred), free(out), free(prompt);
-        tasks_problem_free(&p);
-    }
-    printf("\ngreedy accuracy on %d test problems: %d/%d\n", n, right, n);
-}
-
-// The training phase (data-parallel over the ranks, checkpoints in run.dir, resume).
-static int cmd_train(const Config *cfg, const char *input, int argc, char **argv) {
-    (void)input;
-    int show = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--show") && i + 1 < argc) show = atoi(argv[++i]);
-        else return unknown_option("train", argv[i]);
-    }
-    char err[1024];
-    TrainOptions o;
-    if (train_options_from(&o, cfg, "train", err, sizeof err) != 0) {
-        if (dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
-        return EXIT_USAGE;
-    }
-    dist_install_signal_handlers();
-    Tokenizer tok;
-    tokenizer_from_config(&tok, cfg);
-    TrainData d;
-    train_data_init(&d, o.seq_len);
-    if (train_data_from_config(&d, cfg, &tok, cfg_str(cfg, "train.data"), err, sizeof err) != 0) {
-        if (dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
-        train_data_free(&d);
-        tokenizer_free(&tok);
-        return EXIT_USAGE;
-    }
-    Model m;
-    Backend *be = model_open(&m, cfg, &tok);
-    lm_info("lemma train: %s backend (%d threads per rank), %.2fM parameters, run directory %s",
-            be->name, be->threads, m.layout.n_params / 1e6, o.run_dir);
-    TrainStatus st = train_phase(&m, &d, &tok, &o, err, sizeof err);
-    if (st == TRAIN_FAILED && dist.rank == 0) fprintf(stderr, "lemma train: %s\n", err);
-    if (st == TRAIN_DONE) train_show(&m, &tok, cfg, show);
-    model_close(&m);
-    train_data_free(&d);
-    tokenizer_free(&tok);
-    return st == TRAIN_FAILED ? 1 : 0;
-}
-
-static int cmd_config(const Config *cfg, const char *input, int argc, char **argv) {
-    int dump = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--dump") == 0) dump = 1;
-        else return unknown_option("config", argv[i]);
-    }
-    if (dist.rank != 0) return 0;
-    if (dump) {
-        printf("# lemma %s, world size %d\n", LEMMA_VERSION, dist.size);
-        config_dump(cfg, stdout);
-    } else {
-        printf("%s: ok (world size %d)\n", input, dist.size);
-    }
-    return 0;
 }
 
 // The config of a command: the file INPUT for commands that take a CONFIG, else the
@@ -260,13 +171,7 @@ int main(int argc, char **argv) {
     }
     Config cfg;
     load_config(&cfg, cmd, &a);
-    int rc;
-    if (!cmd->fn) {
-        if (dist.rank == 0) fprintf(stderr, "lemma: '%s' is not implemented yet\n", cmd->name);
-        rc = EXIT_USAGE;
-    } else {
-        rc = cmd->fn(&cfg, a.input, a.n_opts, a.opts);
-    }
+    int rc = cmd->fn(&cfg, a.input, a.n_opts, a.opts);
     config_free(&cfg);
     free(a.sets);
     free(a.opts);

@@ -6,7 +6,7 @@
 #include "lemma/dist.h"
 #include "lemma/eval.h"
 #include "lemma/lemma.h"
-#include "lemma/model.h"
+#include "lemma/hub.h"
 #include "lemma/sample.h"
 #include "lemma/train.h"
 #include "lemma/util.h"
@@ -28,9 +28,7 @@ typedef struct {
     char final_root[4096]; // the fine-tuned model's: RUN_DIR/finetune/ckpt
     char data_path[4096];  // the built records the fine-tuning reads
     double deadline;       // lm_now() at which to stop (run.time_limit, Slurm's end time)
-    Tokenizer tok;
-    Backend *be;
-    Model m;
+    HubModel h;            // the one model of the job, with its tokenizer
     Holding holds;         // what the model's parameters are
     long step;             // the training step they come from (-1: unknown)
 } Pipeline;
@@ -84,11 +82,10 @@ static int has_phase(const Config *cfg, const char *phase) {
 
 // Loads the newest checkpoint's parameters of ROOT/ckpt; 0, 1 none, -1 error (err).
 static int load_params(Pipeline *p, const char *root, Holding what, char *err, size_t err_len) {
-    char path[4096];
-    int rc = train_ckpt_load_params(&p->m, root, path, sizeof path, err, err_len);
+    int rc = hub_load(&p->h, root, err, err_len);
     if (rc == 0) {
-        p->holds = what, p->step = ckpt_step_of(path);
-        lm_info("run: %s model from %s", what == HOLD_BASE ? "base" : "fine-tuned", path);
+        p->holds = what, p->step = p->h.step;
+        lm_info("run: %s model from %s", what == HOLD_BASE ? "base" : "fine-tuned", p->h.from);
     }
     return rc;
 }
@@ -127,11 +124,11 @@ static int pretrain_data(Pipeline *p, TrainData *d, char *err, size_t err_len) {
     const Config *cfg = p->cfg;
     const char *records = cfg_str(cfg, "pretrain.data");
     if (!records[0]) records = cfg_str(cfg, "train.data");
-    if (train_data_from_config(d, cfg, &p->tok, records, err, err_len) != 0) return 2;
+    if (train_data_from_config(d, cfg, &p->h.tok, records, err, err_len) != 0) return 2;
     for (int i = 0; i < cfg_list_len(cfg, "pretrain.extra"); i++) {
         const char *path = cfg_list_item(cfg, "pretrain.extra", i);
         long before = d->n;
-        if (train_data_load(d, &p->tok, path, cfg_float(cfg, "data.max_bad_frac"), err, err_len))
+        if (train_data_load(d, &p->h.tok, path, cfg_float(cfg, "data.max_bad_frac"), err, err_len))
             return 2;
         lm_info("pretrain: %ld records from %s (pretrain.extra)", d->n - before, path);
     }
@@ -145,7 +142,7 @@ static int phase_pretrain(Pipeline *p, char *err, size_t err_len) {
     TrainData d;
     train_data_init(&d, o.seq_len);
     int rc = pretrain_data(p, &d, err, err_len) ? PHASE_BAD_INPUT : PHASE_DONE;
-    if (rc == PHASE_DONE) rc = train_status(train_phase(&p->m, &d, &p->tok, &o, err, err_len));
+    if (rc == PHASE_DONE) rc = train_status(train_phase(&p->h.m, &d, &p->h.tok, &o, err, err_len));
     if (rc == PHASE_DONE) p->holds = HOLD_BASE, p->step = o.steps;
     train_data_free(&d);
     return rc;
@@ -161,7 +158,7 @@ static int phase_sample(Pipeline *p, char *err, size_t err_len) {
     }
     o.deadline = p->deadline;
     SampleSummary sum;
-    SampleStatus st = sample_phase(&p->m, &p->tok, &o, &sum, err, err_len);
+    SampleStatus st = sample_phase(&p->h.m, &p->h.tok, &o, &sum, err, err_len);
     if (st == SAMPLE_DONE && dist.rank == 0) sample_report(&o, &sum);
     sample_options_free(&o);
     return st == SAMPLE_DONE ? PHASE_DONE : st == SAMPLE_STOPPED ? PHASE_STOPPED
@@ -169,8 +166,7 @@ static int phase_sample(Pipeline *p, char *err, size_t err_len) {
 }
 
 static int phase_build(Pipeline *p, char *err, size_t err_len) {
-    int rc = build_cmd(p->cfg, NULL, 0, NULL); // prints its own report and errors
-    if (rc) snprintf(err, err_len, "the build phase failed (see above)");
+    int rc = build_phase(p->cfg, err, err_len);
     return rc == 0 ? PHASE_DONE : rc == 2 ? PHASE_BAD_INPUT : PHASE_FAILED;
 }
 
@@ -193,7 +189,7 @@ static int finetune_others(Pipeline *p, TrainData *d, const char *const *kinds, 
     TrainData o;
     train_data_init(&o, d->seq_len);
     o.mask_mistakes = d->mask_mistakes;
-    int rc = train_data_load_kinds(&o, &p->tok, p->data_path, kinds, n, bad, other, err, err_len);
+    int rc = train_data_load_kinds(&o, &p->h.tok, p->data_path, kinds, n, bad, other, err, err_len);
     long want = o.n;
     if (share >= 0) want = (long)floor(share / (1.0 - share) * (double)cot + 0.5);
     if (rc == 0 && share >= 0 && want > o.n && dist.rank == 0)
@@ -216,7 +212,7 @@ static int finetune_data(Pipeline *p, TrainData *d, char *err, size_t err_len) {
     long cot = 0, other = 0;
     double bad = cfg_float(p->cfg, "data.max_bad_frac");
     d->mask_mistakes = cfg_bool(p->cfg, "finetune.mask_mistakes");
-    if (train_data_load_kinds(d, &p->tok, p->data_path, kinds, 1, bad, &cot, err, err_len))
+    if (train_data_load_kinds(d, &p->h.tok, p->data_path, kinds, 1, bad, &cot, err, err_len))
         return 2; // (n_kinds 0 would mean every kind: sft loads the cot records alone)
     if (n > 1 && finetune_others(p, d, kinds + 1, n - 1, cot, &other, err, err_len)) return 2;
     lm_info("finetune: finetune.data = %s: %ld cot and %ld %s records from %s", which, cot,
@@ -245,11 +241,11 @@ static int phase_finetune(Pipeline *p, char *err, size_t err_len) {
     o.ckpt_dir = p->final_root;
     int rc = hold_base(p, err, err_len);
     if (rc) return rc == 1 ? PHASE_BAD_INPUT : PHASE_FAILED;
-    model_reset_optimizer(&p->m); // fine-tuning starts from the base parameters alone
+    model_reset_optimizer(&p->h.m); // fine-tuning starts from the base parameters alone
     TrainData d;
     train_data_init(&d, o.seq_len);
     rc = finetune_data(p, &d, err, err_len) ? PHASE_BAD_INPUT : PHASE_DONE;
-    if (rc == PHASE_DONE) rc = train_status(train_phase(&p->m, &d, &p->tok, &o, err, err_len));
+    if (rc == PHASE_DONE) rc = train_status(train_phase(&p->h.m, &d, &p->h.tok, &o, err, err_len));
     if (rc == PHASE_DONE) p->holds = HOLD_FINAL, p->step = o.steps;
     if (rc != PHASE_DONE) p->holds = HOLD_INIT; // partly trained: reload before any use
     train_data_free(&d);
@@ -269,12 +265,12 @@ static int phase_eval(Pipeline *p, char *err, size_t err_len) {
     if (hold == 0 && fine && cfg_bool(p->cfg, "pipeline.eval_base")) {
         hold = hold_base(p, err, err_len);
         snprintf(dir, sizeof dir, "%s/eval/base", p->run_dir);
-        if (hold == 0) ev = eval_phase(&p->m, &p->tok, &o, p->run_dir, dir, "base", p->step, err, err_len);
+        if (hold == 0) ev = eval_phase(&p->h.m, &p->h.tok, &o, p->run_dir, dir, "base", p->step, err, err_len);
         if (hold == 0 && ev == 0) hold = hold_final(p, &fine, err, err_len);
     }
     snprintf(dir, sizeof dir, "%s/eval", p->run_dir);
     if (hold == 0 && ev == 0)
-        ev = eval_phase(&p->m, &p->tok, &o, p->run_dir, dir, fine ? "final" : "base", p->step,
+        ev = eval_phase(&p->h.m, &p->h.tok, &o, p->run_dir, dir, fine ? "final" : "base", p->step,
                         err, err_len);
     eval_options_free(&o);
     if (hold) return hold == 1 ? PHASE_BAD_INPUT : PHASE_FAILED;
@@ -310,17 +306,15 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
     if (train_options_from(&o, cfg, "train", err, err_len)) return 2;
     p->deadline = o.deadline;
     pipeline_paths(p);
-    tokenizer_from_config(&p->tok, cfg);
-    p->be = model_open(&p->m, cfg, &p->tok);
+    if (hub_open(&p->h, cfg, err, err_len) != 0) return 2;
     lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters, run "
-            "directory %s", p->be->name, p->be->threads, dist.size, p->m.layout.n_params / 1e6,
-            p->run_dir);
+            "directory %s", p->h.be->name, p->h.be->threads, dist.size,
+            p->h.m.layout.n_params / 1e6, p->run_dir);
     return 0;
 }
 
 static void pipeline_close(Pipeline *p) {
-    model_close(&p->m);
-    tokenizer_free(&p->tok);
+    hub_close(&p->h);
 }
 
 // Rank 0 writes RUN_DIR/config.cfg (the effective configuration) once; every rank learns

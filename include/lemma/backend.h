@@ -32,6 +32,7 @@ struct Backend {
     DType act;        // dtype of activations and compute weights
     size_t act_size;  // bytes per act element
     int threads;      // CPU threads used (cpu backend)
+    int host_memory;  // 1 when backend memory is host memory (pointers usable directly)
     void *impl;       // backend private state
 
     // ---- memory. alloc never returns NULL: out of memory is fatal with the sizes asked for.
@@ -181,13 +182,6 @@ void backend_cuda_describe(char *buf, size_t len);
 // for and cannot be had.
 Backend *backend_create(const char *device, const char *precision, int threads, int local_rank);
 void backend_destroy(Backend *b);
-
-// A backend that forwards every op to `inner` and times it (synchronising after each op), for
-// the per-op breakdown of the benchmarks. backend_profile_report prints the table;
-// destroying the wrapper leaves inner alive.
-Backend *backend_profile_wrap(Backend *inner);
-void backend_profile_report(Backend *prof, FILE *f);
-void backend_profile_reset(Backend *prof);
 
 // bf16 <-> fp32 on the host (round to nearest even), for tests and checkpoints.
 uint16_t lm_f32_to_bf16(float f);

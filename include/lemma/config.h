@@ -72,6 +72,8 @@ int cfg_list_has(const Config *c, const char *key, const char *item);
 void config_dump(const Config *c, FILE *f);
 // The schema as a Markdown table (docs/config.md is generated from it).
 void config_reference(FILE *f);
+// `lemma config CONFIG [--dump]` (config/cmd.c): 0, or 2 for an unknown option.
+int config_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
 // Closest schema key to an unknown one (Levenshtein), or NULL if nothing is close.
 const char *config_suggest(const char *key);

@@ -10,6 +10,7 @@
 #include "lemma/config.h"
 #include "lemma/lemma.h"
 #include "lemma/model.h"
+#include "lemma/tokenizer.h"
 #include "lemma/sample.h"
 #include "lemma/tasks.h"
 

@@ -400,6 +400,9 @@ int build_run(const BuildOptions *o, Teacher *t, BuildStats *st, char *err, size
 int build_merge(const BuildOptions *o, int world, BuildStats *st, double seconds, char *err,
                 size_t err_len);
 
+// The build phase of a config (src/lemma/phase.c): options, teacher, build_run and its report
+// (rank 0). Collective; 0, or 2 (bad input) / 1 (failure) with err (every rank).
+int build_phase(const Config *cfg, char *err, size_t err_len);
 // `lemma build CONFIG`. Exit 0, 1 on failure, 2 on bad input.
 int build_cmd(const Config *cfg, const char *input, int argc, char **argv);
 

@@ -7,7 +7,6 @@
 
 #include "lemma/backend.h"
 #include "lemma/config.h"
-#include "lemma/tokenizer.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -60,12 +59,8 @@ typedef struct {
 
 void param_layout_build(ParamLayout *pl, const ModelConfig *mc);
 void param_layout_free(ParamLayout *pl);
-const ParamView *param_layout_find(const ParamLayout *pl, const char *name);
-size_t model_config_n_params(const ModelConfig *mc);
 // The architecture as a JSON object text (malloc'd), stored in checkpoints.
 char *model_config_json(const ModelConfig *mc);
-// Forward FLOPs per token (matmuls and attention at sequence length T), for MFU.
-double model_flops_per_token(const ModelConfig *mc, int T);
 
 // ---------------------------------------------------------------------------
 // The model on a backend.
@@ -124,14 +119,8 @@ typedef struct {
 // norms 1, biases 0.
 void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed);
 void model_free(Model *m);
-// The backend of run.device and run.precision (dist_threads_per_rank(run.threads) threads) and
-// on it the model of the config's model.* keys, initialised from run.seed. Returns the backend.
-Backend *model_open(Model *m, const Config *cfg, const Tokenizer *tok);
-// model_free, then the model's backend.
-void model_close(Model *m);
 void model_set_params(Model *m, const float *host);  // all n_params, then the compute copy
 void model_get_params(const Model *m, float *host);
-void model_get_grads(const Model *m, float *host);
 void model_zero_grad(Model *m);
 // (Re)allocates activations for batches up to B x T.
 void model_alloc_acts(Model *m, int B, int T);
@@ -171,9 +160,6 @@ void model_reset_optimizer(Model *m);
 // AdamW step t (>= 1) on the optimizer range with the gradients multiplied by gscale (which
 // includes any clipping).
 void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);
-// Single-process step: the norm of all gradients times gscale, clipping to grad_clip (0: off),
-// then the update; returns the norm measured after gscale.
-double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float gscale);
 
 // Learning rate at step (0-based) of total: linear warmup to lr over warmup steps, then
 // cosine decay to lr * min_frac.

@@ -10,6 +10,7 @@
 
 #include "lemma/config.h"
 #include "lemma/model.h"
+#include "lemma/tokenizer.h"
 #include "lemma/tasks.h"
 
 #include <stddef.h>

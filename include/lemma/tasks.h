@@ -54,7 +54,6 @@ typedef enum {
 // The answer in a completion (malloc'd, trimmed) by the first rule that finds one, in the
 // order of GradeSource; NULL when none. src (may be NULL) says which rule.
 char *grade_extract_answer(const char *text, GradeSource *src);
-const char *grade_source_name(GradeSource s);
 // The content of the last \boxed{...} (or \fbox{...}) with balanced braces, or NULL.
 char *grade_last_boxed(const char *text);
 // The text after the last "####" on its line, trimmed, or NULL (GSM8K gold answers).
@@ -227,7 +226,7 @@ int64_t gen_max_stated(const TaskGraph *g);
 char *tasks_prompt(const char *question);
 
 // ---------------------------------------------------------------------------
-// Commands (src/main.c).
+// Commands (src/tasks/cmd.c).
 
 int tasks_cmd_gen(const Config *cfg, const char *input, int argc, char **argv);
 int tasks_cmd_grade(const Config *cfg, const char *input, int argc, char **argv);

@@ -1,59 +1,17 @@
 // train: the data-parallel training phase (packed records, gradient accumulation, MPI
 // reduction overlapped with the backward pass, optional sharded optimizer state, HDF5
-// checkpoints with resume, signals and time limits, metrics), the single-process driver used
-// by tests and benchmarks, and a toy addition corpus.
+// checkpoints with resume, signals and time limits, metrics) and the train command.
 #ifndef LEMMA_TRAIN_H
 #define LEMMA_TRAIN_H
 
 #include "lemma/ckpt.h"
 #include "lemma/model.h"
+#include "lemma/tokenizer.h"
 #include "lemma/tasks.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-// Fills tokens and targets (B,T) for step `step`; targets -1 where no loss is wanted.
-typedef void (*BatchFn)(void *ctx, int step, int *tokens, int *targets, int B, int T);
-
-typedef struct {
-    int B, T;         // micro-batch
-    int steps;        // optimizer steps
-    int grad_accum;   // micro-batches per step
-    int warmup;       // warmup steps
-    float lr, min_lr_frac;
-    AdamWConfig adamw;
-    int log_every;    // 0: silent
-} SimpleTrainConfig;
-
-typedef struct {
-    double seconds;   // wall time of the whole loop
-    long tokens;      // tokens processed (B*T per micro-batch)
-    float first_loss, last_loss;
-} SimpleTrainResult;
-
-// Trains m for c->steps steps; losses_out (may be NULL) receives each step's mean loss.
-SimpleTrainResult train_simple(Model *m, const SimpleTrainConfig *c, BatchFn next, void *ctx,
-                               float *losses_out);
-// The train.* keys of a config as a SimpleTrainConfig (micro_batch, seq_len, steps, ...).
-void train_config_from(SimpleTrainConfig *c, const Config *cfg);
-
-// Toy corpus: lines "a+b=c\n" with operands below `max_operand`, drawn from
-// (seed, LM_STREAM_DATA, index). Loss only on the answer and the newline.
-typedef struct {
-    uint64_t seed;
-    int max_operand;
-    const Tokenizer *tok;
-    long next_line;   // index of the next line drawn
-} ToyCorpus;
-
-void toy_batch(void *ctx, int step, int *tokens, int *targets, int B, int T);
-// Writes problem i of the held-out range ("a+b=") into buf and returns the answer.
-int toy_problem(const ToyCorpus *tc, long i, char *buf, size_t len);
-
-// Greedy completion of prompt (at most max_new tokens, stopping at a newline or eos);
-// returns a malloc'd string.
-char *model_greedy_complete(Model *m, const Tokenizer *tok, const char *prompt, int max_new);
 
 // ---------------------------------------------------------------------------
 // Training data: records tokenised as bos + prompt + response + eos; loss on the response
@@ -142,18 +100,8 @@ typedef enum { TRAIN_DONE = 0, TRAIN_STOPPED = 1, TRAIN_FAILED = 2 } TrainStatus
 TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, const TrainOptions *o,
                         char *err, size_t err_len);
 
-// Checkpoints of a model (train/ckpt_io.c). Collective. save: parameters and moments of the
-// optimizer, meta as given (model_json filled in). resume: the newest loadable checkpoint of
-// run_dir into the model (moments allocated first); 0 loaded, 1 none, -1 error (err).
-int train_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char *err,
-                    size_t err_len);
-int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path,
-                      size_t path_len, char *err, size_t err_len);
-// The parameters alone of the newest loadable checkpoint of run_dir (RUN_DIR/ckpt), for
-// sampling and evaluation (no optimizer state). Collective; 0 loaded (path filled), 1 none,
-// -1 error (err).
-int train_ckpt_load_params(Model *m, const char *run_dir, char *path, size_t path_len, char *err,
-                           size_t err_len);
+// `lemma train CONFIG [--show N]` (train/cmd.c); exit status 0, 1 failed, 2 bad input.
+int train_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,6 @@ void lm_fatal_at(const char *file, int line, const char *fmt, ...)
 // Hook used by lm_fatal_at to end every rank; set by dist_init.
 typedef void (*LmAbortHook)(int code);
 void lm_set_abort_hook(LmAbortHook hook, int rank);
-int lm_rank(void); // the rank given to lm_set_abort_hook (0 before dist_init)
 
 void *lm_malloc_at(size_t bytes, const char *file, int line);
 void *lm_calloc_at(size_t n, size_t size, const char *file, int line);

@@ -8,8 +8,7 @@
 #include "lemma/ckpt.h"
 #include "lemma/dist.h"
 #include "lemma/lemma.h"
-#include "lemma/train.h"
-#include "lemma/model.h"
+#include "lemma/hub.h"
 #include "lemma/sample.h"
 
 #include <ctype.h>
@@ -172,18 +171,12 @@ int teacher_parse_correct(const char *out, const char *gold, char **continuation
 struct TeacherModel {
     Config cfg;  // the teacher's config (teacher.config), unused when own = 0
     int own;
-    Tokenizer tok;
-    Backend *be;
-    Model m;
+    HubModel h;  // the teacher's model and tokenizer
     SampleConfig sc;
 };
 
-// The parameters of the newest checkpoint in run_dir (collective); 0, 1 none, -1 error.
-
 static void teacher_model_close(TeacherModel *tm) {
-    model_free(&tm->m);
-    backend_destroy(tm->be);
-    tokenizer_free(&tm->tok);
+    hub_close(&tm->h);
     if (tm->own) config_free(&tm->cfg);
 }
 
@@ -196,15 +189,12 @@ static int teacher_model_open(TeacherModel *tm, const Config *build_cfg, char *e
         if (config_load(&tm->cfg, path, NULL, 0, err, err_len) != 0) return 2;
         tm->own = 1, cfg = &tm->cfg;
     }
-    tokenizer_from_config(&tm->tok, cfg);
-    ModelConfig mc;
-    model_config_from(&mc, cfg, tm->tok.vocab);
-    int threads = dist_threads_per_rank((int)cfg_int(build_cfg, "run.threads"));
-    tm->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"), threads, dist.local_rank);
-    model_init(&tm->m, &mc, tm->be, (uint64_t)cfg_int(cfg, "run.seed"));
-    char ckpt[4096];
-    int rc = train_ckpt_load_params(&tm->m, cfg_str(cfg, "run.dir"), ckpt, sizeof ckpt, err, err_len);
-    if (rc == 0) lm_info("teacher: parameters from %s", ckpt);
+    if (hub_open(&tm->h, cfg, err, err_len) != 0) {
+        if (tm->own) config_free(&tm->cfg);
+        return 2;
+    }
+    int rc = hub_load(&tm->h, cfg_str(cfg, "run.dir"), err, err_len);
+    if (rc == 0) lm_info("teacher: parameters from %s", tm->h.from);
     if (rc == 1) snprintf(err, err_len, "teacher.kind = model: no checkpoint in %s/ckpt (the teacher's "
                           "parameters; set teacher.config to the teacher's config)", cfg_str(cfg, "run.dir"));
     SampleConfig *s = &tm->sc;
@@ -215,7 +205,7 @@ static int teacher_model_open(TeacherModel *tm, const Config *build_cfg, char *e
     s->slots = (int)cfg_int(build_cfg, "sample.batch");
     s->prefill_tokens = (int)cfg_int(build_cfg, "sample.prefill_tokens");
     s->kv = sample_kv_dtype(build_cfg);
-    s->ctx = mc.max_seq;
+    s->ctx = tm->h.m.cfg.max_seq;
     if (rc == 0) return 0;
     teacher_model_close(tm);
     return 2;
@@ -230,15 +220,15 @@ int teacher_model_generate(TeacherModel *tm, char *const *prompts, const long *k
     for (int i = 0; i < n; i++) {
         int need = 0;
         outs[i] = NULL;
-        tokenizer_encode(&tm->tok, prompts[i], NULL, 0, &need);
+        tokenizer_encode(&tm->h.tok, prompts[i], NULL, 0, &need);
         if (need + 1 >= tm->sc.ctx) continue; // no room for an answer
         int *ids = lm_malloc(((size_t)need + 1) * sizeof(int));
-        ids[0] = tm->tok.bos;
-        tokenizer_encode(&tm->tok, prompts[i], ids + 1, need, NULL);
+        ids[0] = tm->h.tok.bos;
+        tokenizer_encode(&tm->h.tok, prompts[i], ids + 1, need, NULL);
         reqs[nr] = (SampleRequest){ids, need + 1, (keys[i] >> 16) % SAMPLE_MAX_PROBLEMS, (int)(keys[i] & 0xffff), i};
         which[nr++] = i;
     }
-    if (nr > 0) sample_generate(&tm->m, &tm->tok, &tm->sc, reqs, nr, res);
+    if (nr > 0) sample_generate(&tm->h.m, &tm->h.tok, &tm->sc, reqs, nr, res);
     for (int r = 0; r < nr; r++) {
         outs[which[r]] = sample_utf8_clean(res[r].text, res[r].text_len);
         free((int *)reqs[r].prompt);

@@ -115,30 +115,6 @@ void param_layout_free(ParamLayout *pl) {
     memset(pl, 0, sizeof *pl);
 }
 
-const ParamView *param_layout_find(const ParamLayout *pl, const char *name) {
-    for (int i = 0; i < pl->n_views; i++)
-        if (strcmp(pl->views[i].name, name) == 0) return &pl->views[i];
-    return NULL;
-}
-
-size_t model_config_n_params(const ModelConfig *mc) {
-    ParamLayout pl;
-    param_layout_build(&pl, mc);
-    size_t n = pl.n_params;
-    param_layout_free(&pl);
-    return n;
-}
-
-// Forward FLOPs per token: 2 per multiply-add of every matmul (the LM head included, the
-// embedding lookup not), plus causal attention: QK^T and PV over on average (T+1)/2 keys.
-double model_flops_per_token(const ModelConfig *mc, int T) {
-    double C = mc->dim, hq = (double)mc->n_heads * mc->head_dim;
-    double hkv = (double)mc->n_kv_heads * mc->head_dim, F = mc->ffn_dim;
-    double per_layer = 2.0 * (C * (hq + 2 * hkv) + hq * C + 3.0 * C * F);
-    double attn = 2.0 * 2.0 * hq * (T + 1) / 2.0;
-    return mc->n_layers * (per_layer + attn) + 2.0 * C * mc->vocab;
-}
-
 char *model_config_json(const ModelConfig *mc) {
     char buf[512];
     snprintf(buf, sizeof buf,

@@ -1,6 +1,6 @@
-// model/model: the decoder on a backend: parameter and activation buffers, initialisation,
-// the forward pass (with a chunked LM head and loss), the backward pass, logits for tests
-// and sampling. Only the ops table is called: the same code runs on the CPU and the GPU.
+// model/model: the decoder on a backend: the parameter, gradient and activation buffers and
+// the initialisation of the parameters (the passes are in forward.c, the optimizer in
+// optim.c). Only the ops table is called: the same code runs on the CPU and the GPU.
 #include "lemma/model.h"
 #include "lemma/dist.h"
 #include "lemma/util.h"
@@ -61,10 +61,6 @@ void model_set_params(Model *m, const float *host) {
 
 void model_get_params(const Model *m, float *host) {
     m->be->download(m->be, host, m->params, m->layout.n_params * sizeof(float));
-}
-
-void model_get_grads(const Model *m, float *host) {
-    m->be->download(m->be, host, m->grads, m->layout.n_params * sizeof(float));
 }
 
 void model_zero_grad(Model *m) { m->be->zero(m->be, m->grads, m->layout.n_params * sizeof(float)); }
@@ -138,20 +134,4 @@ void model_alloc_acts(Model *m, int B, int T) {
     a->tgt_host = lm_malloc(N * sizeof(int));
     a->loss_host = lm_malloc(N * sizeof(float));
     m->has_acts = 1;
-}
-
-Backend *model_open(Model *m, const Config *cfg, const Tokenizer *tok) {
-    ModelConfig mc;
-    model_config_from(&mc, cfg, tok->vocab);
-    Backend *be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
-                                 dist_threads_per_rank((int)cfg_int(cfg, "run.threads")),
-                                 dist.local_rank);
-    model_init(m, &mc, be, (uint64_t)cfg_int(cfg, "run.seed"));
-    return be;
-}
-
-void model_close(Model *m) {
-    Backend *be = m->be;
-    model_free(m);
-    backend_destroy(be);
 }

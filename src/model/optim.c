@@ -70,12 +70,6 @@ void model_adamw_update(Model *m, const AdamWConfig *ac, float lr, int t, float 
     }
 }
 
-double model_adamw_step(Model *m, const AdamWConfig *ac, float lr, int t, float gscale) {
-    double norm = model_grad_norm(m) * fabs((double)gscale);
-    model_adamw_update(m, ac, lr, t, gscale * adamw_clip_scale(norm, ac->grad_clip));
-    return norm;
-}
-
 float lr_schedule(int step, int total, float lr, int warmup, float min_frac) {
     if (warmup > 0 && step < warmup) return lr * (float)(step + 1) / (float)warmup;
     int span = total - warmup;

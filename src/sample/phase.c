@@ -325,3 +325,37 @@ SampleStatus sample_phase(Model *m, const Tokenizer *tok, const SampleOptions *o
     sampler_free(&s);
     return st;
 }
+
+// ---------------------------------------------------------------------------
+// The report: printed on rank 0, and one line in RUN_DIR/metrics.jsonl.
+
+void sample_report(const SampleOptions *o, const SampleSummary *s) {
+    if (dist.rank != 0) return;
+    lm_info("sample: %ld tokens generated in %.1fs (%.0f tok/s)", s->tokens, s->seconds,
+            s->tokens / (s->seconds > 0 ? s->seconds : 1e-9));
+    if (s->skipped)
+        lm_info("sample: %ld of %ld problems skipped: prompt longer than the context",
+                s->skipped, s->problems);
+    char greedy[96] = "";
+    if (o->greedy)
+        snprintf(greedy, sizeof greedy, "greedy pass@1 %.4f (%ld/%ld) | ", s->greedy_pass1,
+                 s->greedy_correct, s->greedy_n);
+    lm_info("sample: %smean accuracy %.4f (%ld/%ld samples) | pass@1 %.4f | pass@%d %.4f "
+            "(%ld problems)", greedy, s->mean_accuracy, s->correct, s->samples, s->pass_at_1,
+            o->k, s->pass_at_k, s->sampled);
+    lm_info("sample: wrote %s/samples.jsonl%s", o->run_dir, o->greedy ? " and greedy.jsonl" : "");
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "phase", "sample");
+    cJSON_AddNumberToObject(j, "problems", (double)s->problems);
+    cJSON_AddNumberToObject(j, "skipped", (double)s->skipped);
+    cJSON_AddNumberToObject(j, "k", o->k);
+    cJSON_AddNumberToObject(j, "samples", (double)s->samples);
+    cJSON_AddNumberToObject(j, "mean_accuracy", s->mean_accuracy);
+    cJSON_AddNumberToObject(j, "pass_at_1", s->pass_at_1);
+    cJSON_AddNumberToObject(j, "pass_at_k", s->pass_at_k);
+    if (o->greedy) cJSON_AddNumberToObject(j, "greedy_pass_at_1", s->greedy_pass1);
+    cJSON_AddNumberToObject(j, "tokens", (double)s->tokens);
+    cJSON_AddNumberToObject(j, "tokens_per_s", s->tokens / (s->seconds > 0 ? s->seconds : 1e-9));
+    cJSON_AddNumberToObject(j, "elapsed", s->seconds);
+    lm_metrics_append(o->run_dir, j);
+}

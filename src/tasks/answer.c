@@ -123,11 +123,6 @@ char *grade_extract_answer(const char *text, GradeSource *src) {
     return x;
 }
 
-const char *grade_source_name(GradeSource s) {
-    static const char *names[] = {"none", "answer_is", "boxed", "hashes", "last_number"};
-    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
-}
-
 // ---------------------------------------------------------------------------
 // Cleaning: the text of an answer without LaTeX wrappers, spacing, currency and degrees.
 

@@ -1,7 +1,7 @@
-// tasks/cmd: the 'gen', 'grade' and 'verify' commands and the generator's config knobs.
+// tasks/cmd: the 'gen', 'grade' and 'verify' commands.
 // Rank 0 does all the work; other ranks check the options the same way and return.
 #include "lemma/dist.h"
-#include "lemma/model.h"
+#include "lemma/tokenizer.h"
 #include "lemma/tasks.h"
 
 #include <cJSON.h>
@@ -90,32 +90,6 @@ static void close_out(FILE *f) {
 
 // ---------------------------------------------------------------------------
 // gen
-
-int gen_params_from_config(GenParams *p, const Config *cfg, char *err, size_t len) {
-    p->seed = (uint64_t)cfg_int(cfg, "run.seed");
-    p->min_ops = (int)cfg_int(cfg, "tasks.min_ops");
-    p->max_ops = (int)cfg_int(cfg, "tasks.max_ops");
-    p->ood_min_ops = (int)cfg_int(cfg, "tasks.ood_min_ops");
-    p->ood_max_ops = (int)cfg_int(cfg, "tasks.ood_max_ops");
-    p->max_operand = cfg_int(cfg, "tasks.max_operand");
-    p->ood_max_operand = cfg_int(cfg, "tasks.ood_max_operand");
-    p->distractor_prob = cfg_float(cfg, "tasks.distractor_prob");
-    const char *f = cfg->path;
-    if (p->min_ops > p->max_ops)
-        snprintf(err, len, "%s: tasks.min_ops = %d is larger than tasks.max_ops = %d", f, p->min_ops, p->max_ops);
-    else if (p->ood_min_ops > p->ood_max_ops)
-        snprintf(err, len, "%s: tasks.ood_min_ops = %d is larger than tasks.ood_max_ops = %d", f,
-                 p->ood_min_ops, p->ood_max_ops);
-    else if (p->ood_min_ops <= p->max_ops)
-        snprintf(err, len, "%s: tasks.ood_min_ops = %d must be larger than tasks.max_ops = %d "
-                 "(ood problems need more operations than any training problem)", f, p->ood_min_ops, p->max_ops);
-    else if (p->ood_max_operand <= p->max_operand)
-        snprintf(err, len, "%s: tasks.ood_max_operand = %lld must be larger than tasks.max_operand = "
-                 "%lld (ood problems need larger numbers than any training problem)", f,
-                 (long long)p->ood_max_operand, (long long)p->max_operand);
-    else return 0;
-    return EXIT_USAGE;
-}
 
 static int gen_write(const GenParams *gp, TaskSplit split, int64_t start, int64_t count, const char *path) {
     FILE *f = open_out(path);

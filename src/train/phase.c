@@ -5,6 +5,7 @@
 // then clips, skips NaN/Inf updates, steps AdamW, logs, checkpoints and watches for signals
 // and the deadline.
 #include "lemma/dist.h"
+#include "lemma/hub.h"
 #include "lemma/train.h"
 #include "lemma/util.h"
 
@@ -243,7 +244,7 @@ static int trainer_checkpoint(Trainer *t) {
     meta.config_text = o->config_text;
     char err[1024];
     double t0 = lm_now();
-    if (train_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
+    if (hub_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
         if (dist.rank == 0) lm_warn("checkpoint at step %ld failed: %s", t->step, err);
         return -1;
     }
@@ -282,7 +283,7 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
     t->tok_rows = lm_malloc(4 * cells * sizeof(int));
     t->tgt = t->tok_rows + cells, t->seg = t->tgt + cells, t->pos = t->seg + cells;
     t->sharded = o->zero && dist.size > 1;
-    t->host_mem = strcmp(m->be->name, "cpu") == 0;
+    t->host_mem = m->be->host_memory;
     // Device collectives only when every rank's backend has them (a rank that fell back to
     // the CPU under run.device = auto must not leave the others in a collective).
     int want = !t->host_mem && m->be->dp_init != NULL;
@@ -332,7 +333,7 @@ static int trainer_resume(Trainer *t, char *err, size_t err_len) {
     if (o->resume) {
         CkptMeta meta = {0};
         char path[4096];
-        int rc = train_ckpt_resume(t->m, o->ckpt_dir, &meta, path, sizeof path, err, err_len);
+        int rc = hub_ckpt_resume(t->m, o->ckpt_dir, &meta, path, sizeof path, err, err_len);
         if (rc < 0) return -1;
         if (rc == 0) {
             t->step = meta.step, t->tokens = meta.tokens, t->epoch = meta.epoch;

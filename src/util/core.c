@@ -17,7 +17,6 @@ void lm_set_abort_hook(LmAbortHook hook, int rank) {
     log_rank = rank;
 }
 
-int lm_rank(void) { return log_rank; }
 
 void lm_fatal_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;

@@ -16,6 +16,7 @@
 // pass them to the decoding runs (whose spinning OpenMP threads would slow OpenBLAS down).
 #include "lemma/backend.h"
 #include "lemma/model.h"
+#include "support.h"
 #include "lemma/sample.h"
 #include "lemma/util.h"
 

@@ -6,7 +6,7 @@
 //               [--device cpu|cuda] [--precision bf16|fp32] [--peak-tflops 989] [--profile]
 #include "lemma/backend.h"
 #include "lemma/model.h"
-#include "lemma/train.h"
+#include "support.h"
 #include "lemma/util.h"
 
 #include <stdio.h>

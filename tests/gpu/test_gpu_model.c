@@ -4,7 +4,7 @@
 #include "harness.h"
 #include "lemma/backend.h"
 #include "lemma/model.h"
-#include "lemma/train.h"
+#include "support.h"
 #include "lemma/util.h"
 
 #include <string.h>

@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "lemma/backend.h"
 #include "lemma/model.h"
+#include "support.h"
 #include "lemma/util.h"
 
 #include <cJSON.h>

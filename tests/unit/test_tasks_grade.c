@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+// The rule that found an answer, by name (for messages).
+static const char *grade_source_name(GradeSource s) {
+    static const char *names[] = {"none", "answer_is", "boxed", "hashes", "last_number"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
 typedef struct {
     const char *pred, *gold;
     int equal;

@@ -194,6 +194,7 @@ Backend *backend_cpu_create(int threads) {
     Backend *b = lm_calloc(1, sizeof(Backend));
     b->impl = lm_calloc(1, sizeof(CpuImpl));
     b->name = "cpu";
+    b->host_memory = 1;
     b->act = DT_F32;
     b->act_size = sizeof(float);
     b->threads = threads;

@@ -1,29 +1,10 @@
-// train/simple: the single-process training loop (gradient accumulation, AdamW, cosine
-// schedule, clipping, progress lines) used by tests, benchmarks and the demo.
-#include "lemma/train.h"
+// tests/support/simple_train: the single-process training loop (gradient accumulation, AdamW,
+// cosine schedule, clipping, progress lines) of the benchmarks and the GPU tests.
+#include "support.h"
 #include "lemma/util.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-void train_config_from(SimpleTrainConfig *c, const Config *cfg) {
-    c->B = (int)cfg_int(cfg, "train.micro_batch");
-    c->T = (int)cfg_int(cfg, "train.seq_len");
-    c->steps = (int)cfg_int(cfg, "train.steps");
-    long per_micro = (long)c->B * c->T;
-    long accum = (cfg_int(cfg, "train.batch_tokens") + per_micro - 1) / per_micro;
-    c->grad_accum = accum < 1 ? 1 : (int)accum;
-    c->warmup = (int)(cfg_float(cfg, "train.warmup_frac") * c->steps);
-    c->lr = (float)cfg_float(cfg, "train.lr");
-    c->min_lr_frac = (float)cfg_float(cfg, "train.min_lr_frac");
-    c->adamw.lr = c->lr;
-    c->adamw.beta1 = (float)cfg_float(cfg, "train.beta1");
-    c->adamw.beta2 = (float)cfg_float(cfg, "train.beta2");
-    c->adamw.eps = (float)cfg_float(cfg, "train.eps");
-    c->adamw.weight_decay = (float)cfg_float(cfg, "train.weight_decay");
-    c->adamw.grad_clip = (float)cfg_float(cfg, "train.grad_clip");
-    c->log_every = (int)cfg_int(cfg, "log.every");
-}
 
 // One optimizer step over grad_accum micro-batches: the gradient of the mean loss over all
 // their target tokens (each micro-batch's sum is added, then scaled once by 1/count).

@@ -1,15 +1,15 @@
-// train/ckpt_io: the model's parameters and optimizer moments as checkpoint tensors. Every
+// hub/ckpt_io: the model's parameters and optimizer moments as checkpoint tensors. Every
 // rank writes an equal share of each tensor (the optimizer moments: its own slice when they
 // are sharded) and reads the whole parameters and the moments it keeps.
-#include "lemma/ckpt.h"
-#include "lemma/train.h"
-#include "lemma/util.h"
+#include "lemma/hub.h"
 #include "lemma/dist.h"
+#include "lemma/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-// Host copies of the backend buffers (the same memory on the CPU backend).
+// Host copies of the backend buffers (the same memory where the backend's is host memory).
 typedef struct {
     float *params, *m, *v;
     int owned; // 1 when these are host mirrors of device memory
@@ -17,7 +17,7 @@ typedef struct {
 
 static HostState host_state(const Model *m) {
     HostState h = {m->params, m->m, m->v, 0};
-    if (strcmp(m->be->name, "cpu") == 0) return h;
+    if (m->be->host_memory) return h;
     size_t np = m->layout.n_params, no = m->opt_hi - m->opt_lo;
     h.params = lm_malloc(np * sizeof(float));
     h.m = lm_malloc((no ? no : 1) * sizeof(float));
@@ -87,8 +87,8 @@ static CkptTensor *model_tensors(const Model *m, const HostState *h, int saving,
     return t;
 }
 
-int train_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char *err,
-                    size_t err_len) {
+int hub_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char *err,
+                  size_t err_len) {
     HostState h = host_state(m);
     host_pull(m, &h);
     int n;
@@ -103,8 +103,8 @@ int train_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, cha
     return rc;
 }
 
-int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path, size_t path_len,
-                      char *err, size_t err_len) {
+int hub_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path, size_t path_len,
+                    char *err, size_t err_len) {
     model_alloc_moments(m);
     HostState h = host_state(m);
     int n;
@@ -116,15 +116,21 @@ int train_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path,
     return rc;
 }
 
-int train_ckpt_load_params(Model *m, const char *run_dir, char *path, size_t path_len, char *err,
-                           size_t err_len) {
+int hub_ckpt_load_params(Model *m, const char *run_dir, const char *file, char *path,
+                         size_t path_len, char *err, size_t err_len) {
     const ParamLayout *pl = &m->layout;
     float *host = lm_malloc(pl->n_params * sizeof(float));
     CkptTensor *t = lm_calloc((size_t)pl->n_views, sizeof(CkptTensor));
     for (int i = 0; i < pl->n_views; i++)
         add_tensor(&t[i], "model/params", &pl->views[i], 0, pl->views[i].numel,
                    host + pl->views[i].offset);
-    int rc = ckpt_load_latest(run_dir, NULL, t, pl->n_views, path, path_len, err, err_len);
+    int rc;
+    if (file) {
+        rc = ckpt_load(file, NULL, t, pl->n_views, err, err_len);
+        snprintf(path, path_len, "%s", file);
+    } else {
+        rc = ckpt_load_latest(run_dir, NULL, t, pl->n_views, path, path_len, err, err_len);
+    }
     if (rc == 0) model_set_params(m, host);
     free(t);
     free(host);

@@ -1,7 +1,7 @@
-// backend/profile: a timing wrapper around any backend. Each op is forwarded to the inner
+// tests/support/profile: a timing wrapper around any backend. Each op is forwarded to the inner
 // backend, synchronised, and its wall time added to a per-op total; benchmarks print the
 // table to show where the time goes.
-#include "lemma/backend.h"
+#include "support.h"
 #include "lemma/util.h"
 
 #include <stdlib.h>

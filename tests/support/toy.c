@@ -1,6 +1,5 @@
-// train/toy: a toy corpus of additions ("37+45=82\n") for the single-process demo and
-// tests, and greedy completion to check what the model learned.
-#include "lemma/train.h"
+// tests/support/toy: a toy corpus of additions ("37+45=82\n") for the GPU tests.
+#include "support.h"
 #include "lemma/util.h"
 
 #include <stdio.h>
@@ -49,27 +48,4 @@ void toy_batch(void *ctx, int step, int *tokens, int *targets, int B, int T) {
     }
     free(row);
     free(answer);
-}
-
-char *model_greedy_complete(Model *m, const Tokenizer *tok, const char *prompt, int max_new) {
-    int cap = (int)strlen(prompt) + max_new + 2;
-    int *ids = lm_malloc((size_t)cap * sizeof(int));
-    float *logits = NULL;
-    ids[0] = tok->bos;
-    int n = 1 + tokenizer_encode(tok, prompt, ids + 1, cap - 1, NULL), start = n;
-    for (int i = 0; i < max_new && n < m->cfg.max_seq; i++) {
-        model_forward(m, ids, NULL, 1, n);
-        logits = lm_realloc(logits, (size_t)n * m->cfg.vocab * sizeof(float));
-        model_logits(m, logits);
-        const float *last = logits + (size_t)(n - 1) * m->cfg.vocab;
-        int best = 0;
-        for (int v = 1; v < m->cfg.vocab; v++)
-            if (last[v] > last[best]) best = v;
-        if (best == tok->eos || best == '\n') break;
-        ids[n++] = best;
-    }
-    char *out = tokenizer_decode(tok, ids + start, n - start);
-    free(ids);
-    free(logits);
-    return out;
 }

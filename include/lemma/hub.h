@@ -1,0 +1,57 @@
+// hub: a model and where it came from. Opens the model a config describes (the built-in
+// architecture of model.* with the byte-level tokenizer) on the backend of run.device, with
+// its tokenizer; loads its parameters from a run directory's newest checkpoint or from a
+// checkpoint file; saves and resumes training checkpoints (parameters and optimizer
+// moments). Every command, pipeline phase and the model teacher open their model here.
+#ifndef LEMMA_HUB_H
+#define LEMMA_HUB_H
+
+#include "lemma/ckpt.h"
+#include "lemma/config.h"
+#include "lemma/model.h"
+#include "lemma/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    Model m;             // on be
+    Tokenizer tok;
+    Backend *be;
+    char from[4096];     // the checkpoint file the parameters came from; "" when fresh
+    long step;           // that checkpoint's training step; -1 when fresh
+} HubModel;
+
+// The tokenizer, the backend (run.device, run.precision, run.threads shared among the node's
+// ranks) and on it the model of cfg, initialised from run.seed. 0, or -1 with err.
+int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len);
+void hub_close(HubModel *h);
+// Parameters (no optimizer state) from `path`: a run directory (the newest loadable checkpoint
+// of PATH/ckpt) or a checkpoint file. Collective; 0 loaded (from, step set), 1 no checkpoint
+// in the directory, -1 error (err).
+int hub_load(HubModel *h, const char *path, char *err, size_t err_len);
+// One line on rank 0: "WHO: parameters from <from>; cpu backend (2 threads per rank), 0.81M
+// parameters".
+void hub_describe(const HubModel *h, const char *who);
+
+// Greedy completion of prompt (bos + prompt, at most max_new tokens, stopping at a newline or
+// eos) by full forward passes; a malloc'd string.
+char *hub_greedy_line(HubModel *h, const char *prompt, int max_new);
+
+// Training checkpoints of a model in RUN_DIR/ckpt (hub/ckpt_io.c). Collective. save: the
+// parameters and optimizer moments, meta as given (model_json filled in). resume: the newest
+// loadable checkpoint into the model (moments allocated first); 0 loaded, 1 none, -1 error.
+int hub_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char *err,
+                  size_t err_len);
+int hub_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path, size_t path_len,
+                    char *err, size_t err_len);
+// The parameters alone of checkpoint `file`, or with file NULL of the newest loadable one of
+// run_dir (path gets the one used). Collective; 0 loaded, 1 none, -1 error (err).
+int hub_ckpt_load_params(Model *m, const char *run_dir, const char *file, char *path,
+                         size_t path_len, char *err, size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
