@@ -36,6 +36,14 @@ static const char *th_cur_name;
 
 #define TEST_EXIT() return th_failed ? 1 : 0
 
+// theta^(-2i/hd) for i < hd/2 (the plain RoPE frequencies the rope op takes); a static
+// buffer, valid until the next call.
+static inline const double *th_rope_freq(int hd, double theta) {
+    static double f[512];
+    for (int i = 0; i < hd / 2 && i < 512; i++) f[i] = pow(theta, -2.0 * i / (double)hd);
+    return f;
+}
+
 // Relative L2 error ||a-b|| / ||b|| (b is the reference); 0 when both are zero.
 static inline double th_rel_l2(const float *a, const float *b, size_t n) {
     double num = 0, den = 0;

@@ -76,10 +76,11 @@ struct Backend {
 
     // Rotary embedding in place on the q and k parts of qkv (N, (H + 2*KV) * hd); v untouched.
     // Pairs are (i, i + hd/2) (the rotate-half convention of HF LLaMA/Qwen2), angle
-    // pos * theta^(-2i/hd). pos: (N) positions, or NULL for t = n % T. inverse = 1 rotates
-    // back (the backward pass of the rotation, applied to dq and dk).
+    // pos * inv_freq[i]; inv_freq (hd/2) is a host array (theta^(-2i/hd), or LLaMA-3.1's
+    // scaled frequencies: model_rope_freqs). pos: (N) positions, or NULL for t = n % T.
+    // inverse = 1 rotates back (the backward pass of the rotation, applied to dq and dk).
     void (*rope)(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
-                 float theta, int inverse);
+                 const double *inv_freq, int inverse);
 
     // Causal attention with grouped-query heads. qkv (N, (H+2KV)*hd) holds per row
     // [q heads | k heads | v heads]; query head h uses kv head h / (H/KV). Scale 1/sqrt(hd).

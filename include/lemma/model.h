@@ -59,6 +59,10 @@ typedef struct {
 
 void param_layout_build(ParamLayout *pl, const ModelConfig *mc);
 void param_layout_free(ParamLayout *pl);
+// The RoPE frequencies (head_dim / 2): theta^(-2i/hd), with LLaMA-3.1's scaling when
+// rope_factor > 0 (low frequencies divided by the factor, high ones kept, a smooth blend
+// between; as transformers' "llama3" rope type).
+void model_rope_freqs(const ModelConfig *mc, double *inv_freq);
 // The architecture as a JSON object text (malloc'd), stored in checkpoints.
 char *model_config_json(const ModelConfig *mc);
 
@@ -98,6 +102,7 @@ typedef struct {
     ModelConfig cfg;
     ParamLayout layout;
     Backend *be;
+    double *rope_freq;     // (head_dim / 2) host: model_rope_freqs
     float *params, *grads; // fp32, backend memory, same layout
     void *cparams;         // compute copy in the act dtype (== params when act is fp32)
     float *m, *v;          // AdamW moments of [opt_lo, opt_hi) (allocated by the first step)

@@ -126,7 +126,7 @@ static void dec_block(Model *m, ModelDecode *d, int l, int n) {
 
     be->matmul_rows(be, d->qkv, d->ln, d->wqkv[l], mc->qkv_bias ? dec_w(m, lo->bqkv) : NULL,
                     n, C, qkvd);
-    be->rope(be, d->qkv, d->pos, n, 1, H, KV, hd, mc->rope_theta, 0);
+    be->rope(be, d->qkv, d->pos, n, 1, H, KV, hd, m->rope_freq, 0);
     be->kv_write(be, kc, vc, d->qkv, d->slot, d->pos, n, H, KV, hd, d->stride, d->kv);
     be->attention_decode(be, d->att, d->qkv, kc, vc, d->slot, d->pos, n, H, KV, hd, d->stride,
                          d->kv);

@@ -91,7 +91,7 @@ static void block_forward(Model *m, const Dims *d, int l) {
     if (l == 0) be->rmsnorm_fwd(be, ln1, rstd1, X(m, d, 0), W(m, lo->attn_norm), d->N, d->C, eps);
     be->matmul_fwd(be, qkv, ln1, W(m, lo->wqkv), m->cfg.qkv_bias ? W(m, lo->bqkv) : NULL, d->N,
                    d->C, d->qkvd);
-    be->rope(be, qkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 0);
+    be->rope(be, qkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->rope_freq, 0);
     be->attention_fwd(be, att, lse, qkv, SEG(m), d->B, d->T, d->H, d->KV, d->hd);
     be->matmul_fwd(be, a->proj, att, W(m, lo->wo), NULL, d->N, d->hq, d->C);
     be->residual_rmsnorm_fwd(be, X(m, d, 2 * l + 1), ln2, rstd2, X(m, d, 2 * l), a->proj,
@@ -181,7 +181,7 @@ static void block_backward(Model *m, const Dims *d, int l) {
     be->matmul_bwd(be, a->datt, G(m, lo->wo), NULL, a->dx, att, W(m, lo->wo), d->N, d->hq, d->C);
     be->attention_bwd(be, a->dqkv, a->datt, qkv, att, lse, SEG(m), d->B, d->T, d->H, d->KV,
                       d->hd);
-    be->rope(be, a->dqkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->cfg.rope_theta, 1);
+    be->rope(be, a->dqkv, POS(m), d->N, d->T, d->H, d->KV, d->hd, m->rope_freq, 1);
     be->matmul_bwd(be, a->dln, G(m, lo->wqkv), m->cfg.qkv_bias ? G(m, lo->bqkv) : NULL, a->dqkv,
                    ln1, W(m, lo->wqkv), d->N, d->C, d->qkvd);
     be->rmsnorm_bwd(be, a->dx, G(m, lo->attn_norm), a->dln, X(m, d, 2 * l), W(m, lo->attn_norm),

@@ -4,6 +4,7 @@
 #include "lemma/model.h"
 #include "lemma/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,14 +116,38 @@ void param_layout_free(ParamLayout *pl) {
     memset(pl, 0, sizeof *pl);
 }
 
+void model_rope_freqs(const ModelConfig *mc, double *inv_freq) {
+    int hd = mc->head_dim;
+    double factor = mc->rope_factor, lo = mc->rope_low_freq_factor, hi = mc->rope_high_freq_factor;
+    double old = mc->rope_orig_max_seq;
+    for (int i = 0; i < hd / 2; i++) {
+        double f = pow((double)mc->rope_theta, -2.0 * i / (double)hd);
+        if (factor > 0) {
+            double wavelen = 2.0 * M_PI / f;
+            if (wavelen > old / lo) { // low frequency: scaled down
+                f /= factor;
+            } else if (wavelen >= old / hi) { // between: blended
+                double smooth = (old / wavelen - lo) / (hi - lo);
+                f = (1.0 - smooth) * f / factor + smooth * f;
+            }
+        }
+        inv_freq[i] = f;
+    }
+}
+
 char *model_config_json(const ModelConfig *mc) {
-    char buf[512];
+    char buf[768], scaling[256] = "";
+    if (mc->rope_factor > 0)
+        snprintf(scaling, sizeof scaling, ", \"rope_scaling\": {\"rope_type\": \"llama3\", "
+                 "\"factor\": %.9g, \"low_freq_factor\": %.9g, \"high_freq_factor\": %.9g, "
+                 "\"original_max_position_embeddings\": %d}", mc->rope_factor,
+                 mc->rope_low_freq_factor, mc->rope_high_freq_factor, mc->rope_orig_max_seq);
     snprintf(buf, sizeof buf,
              "{\"vocab\": %d, \"dim\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
              "\"head_dim\": %d, \"ffn_dim\": %d, \"max_seq\": %d, \"rope_theta\": %.9g, "
-             "\"norm_eps\": %.9g, \"qkv_bias\": %s, \"tied_embeddings\": %s}",
+             "\"norm_eps\": %.9g, \"qkv_bias\": %s, \"tied_embeddings\": %s%s}",
              mc->vocab, mc->dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->head_dim,
              mc->ffn_dim, mc->max_seq, mc->rope_theta, mc->norm_eps,
-             mc->qkv_bias ? "true" : "false", mc->tied ? "true" : "false");
+             mc->qkv_bias ? "true" : "false", mc->tied ? "true" : "false", scaling);
     return lm_strdup(buf);
 }

@@ -40,6 +40,8 @@ void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
     m->cfg = *mc;
     m->be = be;
     param_layout_build(&m->layout, mc);
+    m->rope_freq = lm_malloc((size_t)(mc->head_dim / 2 > 0 ? mc->head_dim / 2 : 1) * sizeof(double));
+    model_rope_freqs(mc, m->rope_freq);
     size_t n = m->layout.n_params;
     m->params = be->alloc(be, n * sizeof(float), "parameters (fp32)");
     m->grads = be->alloc(be, n * sizeof(float), "gradients (fp32)");
@@ -90,6 +92,7 @@ void model_free(Model *m) {
     if (m->m) be->free(be, m->m);
     if (m->v) be->free(be, m->v);
     param_layout_free(&m->layout);
+    free(m->rope_freq);
     memset(m, 0, sizeof *m);
 }
 

@@ -505,7 +505,7 @@ static void test_rope(void) {
                 Backend *b = bs[k];
                 x[k] = dact(b, qkv, n);
                 b->rope(b, x[k], cases[ci].use_pos ? di32(b, pos, N) : NULL, N, cases[ci].T, H,
-                        KV, hd, cases[ci].theta, cases[ci].inverse);
+                        KV, hd, th_rope_freq(hd, cases[ci].theta), cases[ci].inverse);
             }
             char what[96];
             snprintf(what, sizeof what, "rope N=%d hd=%d%s%s", N, hd,

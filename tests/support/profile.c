@@ -79,7 +79,7 @@ static void w_norm_bwd(Backend *b, void *di, float *dw, const void *d, const voi
                        const float *r, int N, int C) {
     TIMED(P_NORM_B, INNER(b)->rmsnorm_bwd(INNER(b), di, dw, d, i, w, r, N, C));
 }
-static void w_rope(Backend *b, void *q, const int *pos, int N, int T, int H, int KV, int hd, float th, int inv) {
+static void w_rope(Backend *b, void *q, const int *pos, int N, int T, int H, int KV, int hd, const double *th, int inv) {
     TIMED(P_ROPE, INNER(b)->rope(INNER(b), q, pos, N, T, H, KV, hd, th, inv));
 }
 static void w_att_fwd(Backend *b, void *o, float *l, const void *q, const int *s, int B, int T, int H, int KV, int hd) {

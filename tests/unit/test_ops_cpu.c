@@ -349,14 +349,14 @@ static void test_rope_fwd(void) {
         memcpy(x, x0, n * 4);
         double *ref = to_double(x0, n);
         ref_rope(ref, use_pos ? pos : NULL, N, T, H, KV, hd, theta, 1.0);
-        be->rope(be, x, use_pos ? pos : NULL, N, T, H, KV, hd, theta, 0);
+        be->rope(be, x, use_pos ? pos : NULL, N, T, H, KV, hd, th_rope_freq(hd, theta), 0);
         EXPECT_CLOSE(use_pos ? "rope with pos" : "rope pos NULL", x, ref, n, 1e-5);
         int v_same = 1;
         for (int r = 0; r < N; r++)
             for (int j = (H + KV) * hd; j < R; j++)
                 v_same &= x[(size_t)r * R + j] == x0[(size_t)r * R + j];
         EXPECT(v_same, "rope changed v");
-        be->rope(be, x, use_pos ? pos : NULL, N, T, H, KV, hd, theta, 1);
+        be->rope(be, x, use_pos ? pos : NULL, N, T, H, KV, hd, th_rope_freq(hd, theta), 1);
         double *orig = to_double(x0, n);
         EXPECT_CLOSE("rope then inverse", x, orig, n, 1e-5);
         free(ref), free(orig);
@@ -386,7 +386,7 @@ static void test_rope_bwd(void) {
     fill_normal(R, n, 52, 1.0f);
     float *g = fbuf(n);
     memcpy(g, R, n * 4);
-    be->rope(be, g, NULL, N, T, H, KV, hd, 500.0f, 1);
+    be->rope(be, g, NULL, N, T, H, KV, hd, th_rope_freq(hd, 500.0), 1);
     RopeCtx c = {to_double(x, n), to_double(R, n), dbuf(n), N, T, H, KV, hd};
     double *gx = dbuf(n);
     fd_grad(rope_obj, &c, c.x, n, gx);

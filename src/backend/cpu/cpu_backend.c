@@ -145,6 +145,7 @@ static void cpu_destroy(Backend *b) {
         free(impl->scratch);
         free(impl->rope_cos);
         free(impl->rope_sin);
+        free(impl->rope_freq);
         free(impl);
     }
     free(b);

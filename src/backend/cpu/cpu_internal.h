@@ -21,10 +21,10 @@ typedef struct {
     // Per-thread scratch: thread i owns scratch + i * scratch_stride floats.
     float *scratch;
     size_t scratch_stride; // floats per thread (a multiple of 16)
-    // RoPE table: cos/sin of pos * theta^(-2i/hd) for pos < rope_npos, i < rope_half.
+    // RoPE table: cos/sin of pos * rope_freq[i] for pos < rope_npos, i < rope_half.
     float *rope_cos, *rope_sin; // (rope_npos, rope_half)
     int rope_npos, rope_half;
-    float rope_theta;
+    double *rope_freq;          // (rope_half) the frequencies the table was made for
 } CpuImpl;
 
 // Scratch of `floats` floats for each of b->threads threads, 64-byte aligned, grown on
@@ -90,7 +90,7 @@ void cpu_embed_fwd(Backend *b, void *out, const int *tok, const int *tok_host, c
 void cpu_embed_bwd(Backend *b, float *dwte_acc, const void *dout, const int *tok,
                    const int *tok_host, int N, int C, int V);
 void cpu_rope(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
-              float theta, int inverse);
+              const double *inv_freq, int inverse);
 void cpu_swiglu_fwd(Backend *b, void *out, const void *h, int N, int F);
 void cpu_swiglu_bwd(Backend *b, void *dh, const void *dout, const void *h, int N, int F);
 void cpu_crossentropy(Backend *b, float *loss, void *dlogits, const void *logits,

@@ -48,30 +48,32 @@ void cpu_embed_bwd(Backend *b, float *dwte_acc, const void *dout, const int *tok
 // ---------------------------------------------------------------------------
 // rotary embedding
 
-// Makes the cos/sin table cover positions < npos for (hd, theta); rebuilt when they change.
-static void cpu_rope_table(Backend *b, int npos, int hd, float theta) {
+// Makes the cos/sin table cover positions < npos for the frequencies inv_freq (hd/2); rebuilt
+// when they change.
+static void cpu_rope_table(Backend *b, int npos, int hd, const double *inv_freq) {
     CpuImpl *impl = b->impl;
     int half = hd / 2;
-    if (impl->rope_half == half && impl->rope_theta == theta && impl->rope_npos >= npos) return;
-    if (impl->rope_half == half && impl->rope_theta == theta && npos < 2 * impl->rope_npos)
-        npos = 2 * impl->rope_npos; // grow geometrically
+    int same = impl->rope_half == half &&
+               memcmp(impl->rope_freq, inv_freq, (size_t)half * sizeof(double)) == 0;
+    if (same && impl->rope_npos >= npos) return;
+    if (same && npos < 2 * impl->rope_npos) npos = 2 * impl->rope_npos; // grow geometrically
     free(impl->rope_cos);
     free(impl->rope_sin);
     size_t bytes = (size_t)npos * half * sizeof(float);
     impl->rope_cos = b->alloc(b, bytes, "rope cos table");
     impl->rope_sin = b->alloc(b, bytes, "rope sin table");
+    impl->rope_freq = lm_realloc(impl->rope_freq, (size_t)half * sizeof(double));
+    memcpy(impl->rope_freq, inv_freq, (size_t)half * sizeof(double));
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < npos; p++) {
         for (int i = 0; i < half; i++) {
-            double freq = pow((double)theta, -2.0 * i / (double)hd);
-            double angle = (double)p * freq;
+            double angle = (double)p * inv_freq[i];
             impl->rope_cos[(size_t)p * half + i] = (float)cos(angle);
             impl->rope_sin[(size_t)p * half + i] = (float)sin(angle);
         }
     }
     impl->rope_npos = npos;
     impl->rope_half = half;
-    impl->rope_theta = theta;
 }
 
 // Rotates one head vector x (hd = 2*half): (x[i], x[i+half]) by the angle with cos c, sin s.
@@ -87,7 +89,7 @@ static void cpu_rope_head(float *restrict x, const float *restrict c, const floa
 
 // In place on the H q heads and KV k heads of each row of qkv (N, (H+2KV)*hd).
 void cpu_rope(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
-              float theta, int inverse) {
+              const double *inv_freq, int inverse) {
     LM_CHECK(hd % 2 == 0, "rope: head dim %d is odd", hd);
     int npos = T;
     if (pos) {
@@ -98,7 +100,7 @@ void cpu_rope(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV
         }
     }
     if (npos < 1) npos = 1;
-    cpu_rope_table(b, npos, hd, theta);
+    cpu_rope_table(b, npos, hd, inv_freq);
     CpuImpl *impl = b->impl;
     int half = hd / 2, R = (H + 2 * KV) * hd;
     float sign = inverse ? -1.0f : 1.0f;

@@ -199,7 +199,7 @@ void cuda_embed_fwd(Backend *b, void *out, const int *tok, const int *tok_host, 
 void cuda_embed_bwd(Backend *b, float *dwte_acc, const void *dout, const int *tok,
                     const int *tok_host, int N, int C, int V);
 void cuda_rope(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
-               float theta, int inverse);
+               const double *inv_freq, int inverse);
 void cuda_swiglu_fwd(Backend *b, void *out, const void *h, int N, int F);
 void cuda_swiglu_bwd(Backend *b, void *dh, const void *dout, const void *h, int N, int F);
 void cuda_crossentropy(Backend *b, float *loss, void *dlogits, const void *logits,

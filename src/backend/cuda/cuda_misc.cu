@@ -106,7 +106,7 @@ void cuda_embed_bwd(Backend *b, float *dwte_acc, const void *dout, const int *to
 // ---------------------------------------------------------------------------
 // rotary embedding
 
-// theta^(-2i/hd) in double, by value as a kernel parameter.
+// The frequencies (hd/2, double) by value as a kernel parameter.
 struct RopeFreq {
     double inv_freq[ROPE_MAX_HALF];
 };
@@ -137,13 +137,13 @@ __global__ void rope_kernel(T *qkv, const int *pos, RopeFreq f, int N, int T_, i
 }
 
 void cuda_rope(Backend *b, void *qkv, const int *pos, int N, int T, int H, int KV, int hd,
-               float theta, int inverse) {
+               const double *inv_freq, int inverse) {
     LM_CHECK(hd > 0 && hd % 2 == 0 && hd / 2 <= ROPE_MAX_HALF,
              "rope: head dim %d (must be even, at most %d)", hd, 2 * ROPE_MAX_HALF);
     LM_CHECK(N > 0 && (pos || T > 0), "rope: bad shape N=%d T=%d", N, T);
     RopeFreq f;
     memset(&f, 0, sizeof f);
-    for (int i = 0; i < hd / 2; i++) f.inv_freq[i] = pow((double)theta, -2.0 * i / (double)hd);
+    for (int i = 0; i < hd / 2; i++) f.inv_freq[i] = inv_freq[i];
     const int row_stride = (H + 2 * KV) * hd;
     const size_t total = (size_t)N * (hd / 2);
     cudaStream_t s = cuda_stream(b);
