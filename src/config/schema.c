@@ -33,8 +33,19 @@ const CfgEntry cfg_schema[] = {
     {"model.n_kv_heads", CFG_INT, "4", 1, 1024, NULL,
      "key/value heads (grouped-query attention); must divide n_heads"},
     {"model.ffn_dim", CFG_INT, "768", 1, 1048576, NULL, "SwiGLU hidden width"},
-    {"model.max_seq", CFG_INT, "512", 8, 1048576, NULL,
-     "longest sequence (prompt plus completion) the model handles"},
+    {"model.from", CFG_STRING, "", NO_RANGE, NULL,
+     "a pretrained model to start from: a Hugging Face directory (config.json, *.safetensors, "
+     "tokenizer.json) or a .gguf file; its architecture, weights, tokenizer and chat template "
+     "replace model.* (docs/models.md); empty: the built-in architecture of model.*"},
+    {"model.chat_template", CFG_STRING, "", NO_RANGE, NULL,
+     "prompt format: plain, chatml, llama3, mistral, or a template file with {system} and "
+     "{user}; empty: the one the imported model declares (plain for built-in models)"},
+    {"model.system", CFG_STRING, "", NO_RANGE, NULL,
+     "system message of chat templates; empty: the template's own default; 'none': no system "
+     "message"},
+    {"model.max_seq", CFG_INT, "0", 0, 1048576, NULL,
+     "longest sequence (prompt plus completion) the model handles; 0: 512 for built-in models, "
+     "an imported model's max_position_embeddings up to 4096"},
     {"model.rope_theta", CFG_FLOAT, "10000", 1, 1e12, NULL, "RoPE base frequency"},
     {"model.norm_eps", CFG_FLOAT, "1e-5", 1e-12, 0.1, NULL, "RMSNorm epsilon"},
     {"model.qkv_bias", CFG_BOOL, "false", NO_RANGE, NULL,

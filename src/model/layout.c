@@ -20,6 +20,10 @@ int model_config_check(const ModelConfig *mc, char *err, size_t err_len) {
                  mc->n_heads, mc->n_kv_heads);
         return -1;
     }
+    if (mc->max_seq < 8) {
+        snprintf(err, err_len, "model.max_seq = %d: at least 8 positions", mc->max_seq);
+        return -1;
+    }
     if (mc->head_dim % 2 != 0) {
         snprintf(err, err_len, "head dimension dim / n_heads = %d must be even (RoPE)",
                  mc->head_dim);
@@ -37,6 +41,7 @@ void model_config_from(ModelConfig *mc, const Config *cfg, int vocab) {
     mc->n_kv_heads = (int)cfg_int(cfg, "model.n_kv_heads");
     mc->ffn_dim = (int)cfg_int(cfg, "model.ffn_dim");
     mc->max_seq = (int)cfg_int(cfg, "model.max_seq");
+    if (mc->max_seq == 0) mc->max_seq = 512;
     mc->rope_theta = (float)cfg_float(cfg, "model.rope_theta");
     mc->norm_eps = (float)cfg_float(cfg, "model.norm_eps");
     mc->init_std = (float)cfg_float(cfg, "model.init_std");
