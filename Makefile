@@ -72,6 +72,8 @@ MPI_TEST_BIN := $(MPI_TEST_SRC:tests/mpi/%.c=$(BUILD)/mpi/%)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_LIB := $(BUILD)/libsupport.a
+TOOLS_SRC := $(wildcard tests/tools/*.c)
+TOOLS_BIN := $(TOOLS_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 DEPFILES := $(LIB_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(BUILD)/obj/src/main.d $(VL16_OBJ:.o=.d)
@@ -142,9 +144,13 @@ $(BUILD)/bench/%: tests/bench/%.c $(SUPPORT_LIB) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
+$(BUILD)/tools/%: tests/tools/%.c $(SUPPORT_LIB) $(BUILD)/liblemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
+
 # The GPU tests and the benchmark are compiled with the suite (CI keeps them building);
 # tests/run.sh runs the GPU tests only with --gpu.
-tests-build: $(BUILD)/lemma $(TEST_BIN) $(VL16_TESTS) $(MPI_TEST_BIN) $(BENCH_BIN) \
+tests-build: $(BUILD)/lemma $(TEST_BIN) $(VL16_TESTS) $(MPI_TEST_BIN) $(BENCH_BIN) $(TOOLS_BIN) \
              $(if $(filter 1,$(USE_CUDA)),$(GPU_TEST_BIN))
 
 test: deps-check

@@ -53,6 +53,10 @@ typedef struct {
 // the file, line and key (and the closest known key for an unknown one).
 int config_load(Config *c, const char *path, char *const *sets, int n_sets, char *err,
                 size_t err_len);
+// The same from a config text (e.g. the one stored in a checkpoint); name stands for the file
+// in messages.
+int config_load_text(Config *c, const char *name, const char *text, char *const *sets,
+                     int n_sets, char *err, size_t err_len);
 // A config with every default (for tests and tools).
 void config_defaults(Config *c);
 // Applies one "key=value" override to a loaded config; 0 or 2 with err filled.

@@ -123,6 +123,9 @@ typedef struct {
 // matrices N(0, init_std), output projections (wo, w2) N(0, init_std / sqrt(2 L)),
 // norms 1, biases 0.
 void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed);
+// The buffers of the model alone (parameters unset: model_set_params follows), e.g. for
+// imported weights.
+void model_alloc(Model *m, const ModelConfig *mc, Backend *be);
 void model_free(Model *m);
 void model_set_params(Model *m, const float *host);  // all n_params, then the compute copy
 void model_get_params(const Model *m, float *host);

@@ -22,6 +22,21 @@ typedef struct {
 } Tokenizer;
 
 void tokenizer_init(Tokenizer *t, char *const *special, int n_special);
+
+// A tokenizer as GGUF metadata describes it (tokenizer.ggml.*); pointers belong to the caller.
+typedef struct {
+    int spm;                    // 1: "llama" (SentencePiece BPE), 0: "gpt2" (byte-level BPE)
+    int n_vocab;
+    const char *const *tokens;  // n_vocab token strings as stored
+    const float *scores;        // n_vocab or NULL
+    const int *types;           // n_vocab GGUF token types or NULL: 1 normal, 2 unknown,
+                                // 3 control, 4 user-defined, 5 unused, 6 byte
+    int n_merges;
+    const char *const *merges;  // "a b"; none for spm: merge priority from the scores
+    const char *pre;            // tokenizer.ggml.pre ("default", "llama-bpe", "qwen2", "smollm")
+    int bos, eos, unk, pad;     // -1: none
+    int add_bos, add_eos;
+} TokSpec;
 void tokenizer_from_config(Tokenizer *t, const Config *cfg);
 void tokenizer_free(Tokenizer *t);
 // Encodes text into ids (no bos/eos added); returns the count written (at most cap; the

@@ -439,12 +439,12 @@ static int cfg_load_section(Config *c, const config_setting_t *sec, char *err, s
     return 0;
 }
 
-// Parses c->path with libconfig and loads every section.
+// Parses c->text (the text of c->path) with libconfig and loads every section.
 static int cfg_load_file(Config *c, char *err, size_t len) {
     config_t lc;
     config_init(&lc);
     int rc = 0;
-    if (!config_read_file(&lc, c->path)) {
+    if (!config_read_string(&lc, c->text)) {
         const char *file = config_error_file(&lc) ? config_error_file(&lc) : c->path;
         if (config_error_line(&lc) > 0)
             rc = cfg_fail(err, len, "%s:%d: parse error: %s", file, config_error_line(&lc),
@@ -470,6 +470,19 @@ int config_load(Config *c, const char *path, char *const *sets, int n_sets, char
     int rc = 0;
     if (!c->text) rc = cfg_fail(err, err_len, "cannot read config '%s': %s", path, strerror(errno));
     if (!rc) rc = cfg_load_file(c, err, err_len);
+    for (int i = 0; i < n_sets && !rc; i++) rc = config_set(c, sets[i], err, err_len);
+    if (rc) config_free(c);
+    return rc;
+}
+
+int config_load_text(Config *c, const char *name, const char *text, char *const *sets,
+                     int n_sets, char *err, size_t err_len) {
+    config_defaults(c);
+    free(c->path);
+    free(c->text);
+    c->path = lm_strdup(name);
+    c->text = lm_strdup(text);
+    int rc = cfg_load_file(c, err, err_len);
     for (int i = 0; i < n_sets && !rc; i++) rc = config_set(c, sets[i], err, err_len);
     if (rc) config_free(c);
     return rc;

@@ -10,11 +10,6 @@
 #include <string.h>
 
 int model_config_check(const ModelConfig *mc, char *err, size_t err_len) {
-    if (mc->dim % mc->n_heads != 0) {
-        snprintf(err, err_len, "model.dim = %d is not a multiple of model.n_heads = %d", mc->dim,
-                 mc->n_heads);
-        return -1;
-    }
     if (mc->n_heads % mc->n_kv_heads != 0) {
         snprintf(err, err_len, "model.n_heads = %d is not a multiple of model.n_kv_heads = %d",
                  mc->n_heads, mc->n_kv_heads);
@@ -25,7 +20,7 @@ int model_config_check(const ModelConfig *mc, char *err, size_t err_len) {
         return -1;
     }
     if (mc->head_dim % 2 != 0) {
-        snprintf(err, err_len, "head dimension dim / n_heads = %d must be even (RoPE)",
+        snprintf(err, err_len, "head dimension %d must be even (RoPE)",
                  mc->head_dim);
         return -1;
     }
@@ -49,6 +44,9 @@ void model_config_from(ModelConfig *mc, const Config *cfg, int vocab) {
     mc->tied = cfg_bool(cfg, "model.tied_embeddings");
     mc->head_dim = mc->dim / mc->n_heads;
     char err[256];
+    if (mc->dim % mc->n_heads != 0)
+        lm_fatal("%s: model.dim = %d is not a multiple of model.n_heads = %d", cfg->path, mc->dim,
+                 mc->n_heads);
     if (model_config_check(mc, err, sizeof err) != 0) lm_fatal("%s: %s", cfg->path, err);
 }
 

@@ -35,7 +35,7 @@ static void model_init_host(const Model *m, float *h, uint64_t seed) {
     }
 }
 
-void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
+void model_alloc(Model *m, const ModelConfig *mc, Backend *be) {
     memset(m, 0, sizeof *m);
     m->cfg = *mc;
     m->be = be;
@@ -47,11 +47,15 @@ void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
     m->grads = be->alloc(be, n * sizeof(float), "gradients (fp32)");
     m->cparams = be->act == DT_F32 ? (void *)m->params
                                    : be->alloc(be, n * be->act_size, "parameters (compute copy)");
-    float *h = lm_malloc(n * sizeof(float));
+    model_zero_grad(m);
+}
+
+void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
+    model_alloc(m, mc, be);
+    float *h = lm_malloc(m->layout.n_params * sizeof(float));
     model_init_host(m, h, seed);
     model_set_params(m, h);
     free(h);
-    model_zero_grad(m);
 }
 
 void model_set_params(Model *m, const float *host) {
