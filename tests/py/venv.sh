@@ -9,9 +9,13 @@ set -euo pipefail
 CACHE=${LEMMA_CACHE:-$HOME/.cache/lemma}
 VENV=$CACHE/venv
 PKGS=(transformers==4.49.0 tokenizers==0.21.0 safetensors==0.5.2 sentencepiece==0.2.0
-      protobuf==5.29.3 tiktoken==0.8.0 gguf==0.14.0 blobfile==3.0.0)
+      protobuf==5.29.3 tiktoken==0.8.0 gguf==0.14.0 blobfile==3.0.0 jinja2==3.1.6
+      mistral-common==1.13.1)
+# Meta's reference chat format for LLaMA-3, without its heavy dependencies (it needs only
+# tiktoken and pydantic, which the packages above bring).
+NODEPS=(llama-models==0.3.0)
 stamp=$VENV/.lemma-pkgs
-want="${PKGS[*]}"
+want="${PKGS[*]} ${NODEPS[*]}"
 if [[ -x $VENV/bin/python && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
     echo "$VENV/bin/python"; exit 0
 fi
@@ -21,6 +25,9 @@ flock 9
 if [[ ! -x $VENV/bin/python ]]; then
     /usr/bin/python3 -m venv --system-site-packages "$VENV" >&2
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PKGS[@]}" >&2
+# Debian's torch is built against Debian's numpy 1.x: nothing may pull numpy 2 into the venv.
+echo "numpy<2" > "$VENV/constraints.txt"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$VENV/constraints.txt" "${PKGS[@]}" >&2
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps "${NODEPS[@]}" >&2
 echo "$want" > "$stamp"
 echo "$VENV/bin/python"
