@@ -103,7 +103,8 @@ typedef struct {
     ParamLayout layout;
     Backend *be;
     double *rope_freq;     // (head_dim / 2) host: model_rope_freqs
-    float *params, *grads; // fp32, backend memory, same layout
+    float *params, *grads; // fp32, backend memory, same layout (grads: from the first
+                           // model_zero_grad or backward; inference needs none)
     void *cparams;         // compute copy in the act dtype (== params when act is fp32)
     float *m, *v;          // AdamW moments of [opt_lo, opt_hi) (allocated by the first step)
     size_t opt_lo, opt_hi; // the slice of the parameters this rank updates (default: all)
@@ -130,6 +131,8 @@ void model_free(Model *m);
 void model_set_params(Model *m, const float *host);  // all n_params, then the compute copy
 void model_get_params(const Model *m, float *host);
 void model_zero_grad(Model *m);
+// After params were written in place (host-memory backends): the compute copy follows.
+void model_params_changed(Model *m);
 // (Re)allocates activations for batches up to B x T.
 void model_alloc_acts(Model *m, int B, int T);
 

@@ -193,6 +193,7 @@ float model_forward_backward(Model *m, const int *tokens, const int *targets, in
                              float dscale) {
     LM_CHECK(targets != NULL, "model_forward_backward needs targets");
     LM_CHECK(dscale != 0.0f, "model_forward_backward needs a non-zero dscale");
+    if (!m->grads) model_zero_grad(m);
     float loss = forward_impl(m, tokens, targets, B, T, dscale);
     Dims d = dims_of(m, B, T);
     Backend *be = m->be;

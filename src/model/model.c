@@ -44,10 +44,8 @@ void model_alloc(Model *m, const ModelConfig *mc, Backend *be) {
     model_rope_freqs(mc, m->rope_freq);
     size_t n = m->layout.n_params;
     m->params = be->alloc(be, n * sizeof(float), "parameters (fp32)");
-    m->grads = be->alloc(be, n * sizeof(float), "gradients (fp32)");
     m->cparams = be->act == DT_F32 ? (void *)m->params
                                    : be->alloc(be, n * be->act_size, "parameters (compute copy)");
-    model_zero_grad(m);
 }
 
 void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
@@ -61,15 +59,24 @@ void model_init(Model *m, const ModelConfig *mc, Backend *be, uint64_t seed) {
 void model_set_params(Model *m, const float *host) {
     Backend *be = m->be;
     be->upload(be, m->params, host, m->layout.n_params * sizeof(float));
-    if (m->cparams != (void *)m->params) be->cast_to_act(be, m->cparams, m->params, m->layout.n_params);
-    be->sync(be);
+    model_params_changed(m);
 }
 
 void model_get_params(const Model *m, float *host) {
     m->be->download(m->be, host, m->params, m->layout.n_params * sizeof(float));
 }
 
-void model_zero_grad(Model *m) { m->be->zero(m->be, m->grads, m->layout.n_params * sizeof(float)); }
+void model_zero_grad(Model *m) {
+    size_t bytes = m->layout.n_params * sizeof(float);
+    if (!m->grads) m->grads = m->be->alloc(m->be, bytes, "gradients (fp32)");
+    m->be->zero(m->be, m->grads, bytes);
+}
+
+void model_params_changed(Model *m) {
+    Backend *be = m->be;
+    if (m->cparams != (void *)m->params) be->cast_to_act(be, m->cparams, m->params, m->layout.n_params);
+    be->sync(be);
+}
 
 static void acts_free(Model *m) {
     ModelActs *a = &m->acts;
@@ -92,7 +99,7 @@ void model_free(Model *m) {
     acts_free(m);
     if (m->cparams != (void *)m->params) be->free(be, m->cparams);
     be->free(be, m->params);
-    be->free(be, m->grads);
+    if (m->grads) be->free(be, m->grads);
     if (m->m) be->free(be, m->m);
     if (m->v) be->free(be, m->v);
     param_layout_free(&m->layout);

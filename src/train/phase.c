@@ -301,6 +301,7 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
     trainer_shard(t);
     model_alloc_moments(m); // fixes the optimizer range
     model_alloc_acts(m, o->micro_batch, o->seq_len);
+    model_zero_grad(m); // the gradient buffer exists from here on
     if (dist.rank == 0) {
         if (lm_mkdir_p(o->run_dir) != 0) {
             snprintf(err, err_len, "cannot create run directory '%s'", o->run_dir);
