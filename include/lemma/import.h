@@ -46,6 +46,7 @@ int import_gguf_tok_spec(const ImportModel *im, TokSpec *s, char *err, size_t er
 
 // Conversions (exact, as ggml and safetensors define them).
 float import_f16_to_f32(uint16_t h);
+float import_bf16_to_f32(uint16_t h);
 // One block of 32 values of a quantized GGUF type ("Q8_0", "Q4_0", "Q4_1"), into out[32].
 void import_dequant_block(int ggml_type, const unsigned char *block, float *out);
 

@@ -5,6 +5,7 @@
 #include "import_internal.h"
 #include "lemma/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,18 @@ static double gguf_num(const ImportModel *im, const char *key, double def) {
     }
 }
 
+// An integer-valued key in int's range (def when absent, -1 when out of range).
+static int gguf_int(const ImportModel *im, const char *key, int def) {
+    double v = gguf_num(im, key, def);
+    return v >= -1 && v <= 2147483647.0 ? (int)v : -1;
+}
+
+// A float-valued key in float's range (def when absent, NaN when out of range: refused later).
+static float gguf_float(const ImportModel *im, const char *key, double def) {
+    double v = gguf_num(im, key, def);
+    return v >= -3e38 && v <= 3e38 ? (float)v : NAN;
+}
+
 // A string value (malloc'd) or NULL.
 static char *gguf_strval(const ImportModel *im, const char *key) {
     const ImpKV *kv = gguf_kv(im, key);
@@ -136,15 +149,19 @@ static int gguf_tensor_infos(ImportModel *im, Cursor *c, uint64_t n, char *err, 
     return c->bad ? -1 : 0;
 }
 
-// Tensor data: offsets from the aligned end of the infos; every range inside the file.
-static int gguf_place(ImportModel *im, size_t data0, char *err, size_t err_len) {
+// Tensor data: aligned offsets from the aligned end of the infos; every range inside the
+// file, no two sharing bytes.
+static int gguf_place(ImportModel *im, size_t data0, size_t align, char *err, size_t err_len) {
     const ImpFile *f = &im->files[0];
     for (int i = 0; i < im->n_t; i++) {
         ImpTensor *t = &im->t[i];
         size_t off = t->nbytes;
-        int64_t n = 1;
-        for (int d = 0; d < t->ndim; d++) n *= t->shape[d] > 0 && t->shape[d] < (1ll << 40) ? t->shape[d] : 0;
-        int64_t cols = t->shape[t->ndim - 1];
+        int64_t n = imp_numel(t->shape, t->ndim);
+        int64_t cols = t->ndim > 0 ? t->shape[t->ndim - 1] : 1;
+        if (n < 0) {
+            snprintf(err, err_len, "%s: tensor '%s' has an impossible shape", f->path, t->name);
+            return -1;
+        }
         size_t bytes = imp_type_bytes(t->type, n);
         int quant = t->type != GGML_F32 && t->type != GGML_F16 && t->type != GGML_BF16;
         if (bytes && quant && cols % 32 != 0) {
@@ -152,7 +169,12 @@ static int gguf_place(ImportModel *im, size_t data0, char *err, size_t err_len) 
                      f->path, t->name, (long long)cols, t->type_name);
             return -1;
         }
-        if (data0 + off > f->size || bytes > f->size - data0 - off) {
+        if (off % align != 0) {
+            snprintf(err, err_len, "%s: tensor '%s': offset %zu is not a multiple of the alignment "
+                     "%zu", f->path, t->name, off, align);
+            return -1;
+        }
+        if (data0 > f->size || off > f->size - data0 || bytes > f->size - data0 - off) {
             snprintf(err, err_len, "%s: tensor '%s' lies beyond the end of the file (truncated?)",
                      f->path, t->name);
             return -1;
@@ -161,34 +183,40 @@ static int gguf_place(ImportModel *im, size_t data0, char *err, size_t err_len) 
         t->nbytes = bytes;
         t->file = 0;
     }
-    return 0;
+    return imp_no_overlap(im, 0, 0, err, err_len);
 }
 
 // <arch>.* hyperparameters into the ModelConfig.
 static int gguf_config(ImportModel *im, const char *arch, char *err, size_t err_len) {
     ModelConfig *mc = &im->mc;
     char k[128];
-#define ARCH_NUM(key, def) (snprintf(k, sizeof k, "%s." key, arch), gguf_num(im, k, def))
-    mc->dim = (int)ARCH_NUM("embedding_length", 0);
-    mc->n_layers = (int)ARCH_NUM("block_count", 0);
-    mc->n_heads = (int)ARCH_NUM("attention.head_count", 0);
-    mc->n_kv_heads = (int)ARCH_NUM("attention.head_count_kv", mc->n_heads);
-    mc->ffn_dim = (int)ARCH_NUM("feed_forward_length", 0);
-    mc->max_seq = (int)ARCH_NUM("context_length", 2048);
-    mc->rope_theta = (float)ARCH_NUM("rope.freq_base", 10000.0);
-    mc->norm_eps = (float)ARCH_NUM("attention.layer_norm_rms_epsilon", 1e-5);
-    mc->head_dim = mc->n_heads > 0 ? (int)ARCH_NUM("attention.key_length", mc->dim / mc->n_heads) : 0;
-    int rope_dims = (int)ARCH_NUM("rope.dimension_count", mc->head_dim);
+#define ARCH_INT(key, def) (snprintf(k, sizeof k, "%s." key, arch), gguf_int(im, k, def))
+#define ARCH_FLOAT(key, def) (snprintf(k, sizeof k, "%s." key, arch), gguf_float(im, k, def))
+    mc->dim = ARCH_INT("embedding_length", 0);
+    mc->n_layers = ARCH_INT("block_count", 0);
+    mc->n_heads = ARCH_INT("attention.head_count", 0);
+    mc->n_kv_heads = ARCH_INT("attention.head_count_kv", mc->n_heads);
+    mc->ffn_dim = ARCH_INT("feed_forward_length", 0);
+    mc->max_seq = ARCH_INT("context_length", 2048);
+    mc->rope_theta = ARCH_FLOAT("rope.freq_base", 10000.0);
+    mc->norm_eps = ARCH_FLOAT("attention.layer_norm_rms_epsilon", 1e-5);
+    mc->head_dim = mc->n_heads > 0 ? ARCH_INT("attention.key_length", mc->dim / mc->n_heads) : 0;
+    int v_dim = ARCH_INT("attention.value_length", mc->head_dim);
+    int rope_dims = ARCH_INT("rope.dimension_count", mc->head_dim);
     snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
     char *scaling = gguf_strval(im, k);
-#undef ARCH_NUM
+#undef ARCH_INT
+#undef ARCH_FLOAT
     mc->init_std = 0.02f;
     mc->qkv_bias = !strcmp(arch, "qwen2");
     const char *path = im->files[0].path;
     int rc = 0;
     if (mc->dim <= 0 || mc->n_layers <= 0 || mc->n_heads <= 0 || mc->ffn_dim <= 0)
         rc = imp_fail(err, err_len, "%s: %s.embedding_length, block_count, attention.head_count "
-                      "or feed_forward_length is missing", path, arch);
+                      "or feed_forward_length is missing or out of range", path, arch);
+    else if (v_dim != mc->head_dim)
+        rc = imp_fail(err, err_len, "%s: %s.attention.value_length = %d differs from key_length "
+                      "%d: not supported", path, arch, v_dim, mc->head_dim);
     else if (rope_dims != mc->head_dim)
         rc = imp_fail(err, err_len, "%s: %s.rope.dimension_count = %d (partial rotary) is not "
                       "supported", path, arch, rope_dims);
@@ -203,6 +231,9 @@ static int gguf_config(ImportModel *im, const char *arch, char *err, size_t err_
     const ImpTensor *emb = imp_find(im, "token_embd.weight");
     if (rc == 0 && !emb)
         rc = imp_fail(err, err_len, "%s: tensor 'token_embd.weight' is missing", path);
+    if (rc == 0 && (emb->ndim != 2 || emb->shape[0] > (1 << 24)))
+        rc = imp_fail(err, err_len, "%s: tensor 'token_embd.weight' is not a (vocab, dim) matrix "
+                      "of at most 2^24 rows", path);
     if (rc == 0) mc->vocab = (int)emb->shape[0], mc->tied = imp_find(im, "output.weight") == NULL;
     return rc;
 }
@@ -233,10 +264,10 @@ static void gguf_tok_arrays(ImportModel *im) {
         im->tok_types = lm_malloc((size_t)im->tok_n * sizeof(int) + 1);
         memcpy(im->tok_types, ty->data, (size_t)im->tok_n * sizeof(int));
     }
-    im->bos = (int)gguf_num(im, "tokenizer.ggml.bos_token_id", -1);
-    int eos = (int)gguf_num(im, "tokenizer.ggml.eos_token_id", -1);
+    im->bos = gguf_int(im, "tokenizer.ggml.bos_token_id", -1);
+    int eos = gguf_int(im, "tokenizer.ggml.eos_token_id", -1);
     if (eos >= 0) im->eos[im->n_eos++] = eos;
-    int eot = (int)gguf_num(im, "tokenizer.ggml.eot_token_id", -1);
+    int eot = gguf_int(im, "tokenizer.ggml.eot_token_id", -1);
     if (eot >= 0 && eot != eos) im->eos[im->n_eos++] = eot;
     im->chat_template = gguf_strval(im, "tokenizer.chat_template");
 }
@@ -269,7 +300,7 @@ int imp_open_gguf(ImportModel *im, const char *path, char *err, size_t err_len) 
         return -1;
     }
     size_t data0 = ((size_t)(c.p - f->base) + align - 1) / align * align;
-    if (gguf_place(im, data0, err, err_len) != 0) return -1;
+    if (gguf_place(im, data0, align, err, err_len) != 0) return -1;
     char *arch = gguf_strval(im, "general.architecture");
     int rc = 0;
     if (!arch || (strcmp(arch, "llama") != 0 && strcmp(arch, "qwen2") != 0))
@@ -305,10 +336,10 @@ int import_gguf_tok_spec(const ImportModel *im, TokSpec *s, char *err, size_t er
         s->pre = im->tok_pre;
         s->bos = im->bos;
         s->eos = im->n_eos > 0 ? im->eos[0] : -1;
-        s->unk = (int)gguf_num(im, "tokenizer.ggml.unknown_token_id", -1);
-        s->pad = (int)gguf_num(im, "tokenizer.ggml.padding_token_id", -1);
-        s->add_bos = (int)gguf_num(im, "tokenizer.ggml.add_bos_token", s->spm);
-        s->add_eos = (int)gguf_num(im, "tokenizer.ggml.add_eos_token", 0);
+        s->unk = gguf_int(im, "tokenizer.ggml.unknown_token_id", -1);
+        s->pad = gguf_int(im, "tokenizer.ggml.padding_token_id", -1);
+        s->add_bos = gguf_int(im, "tokenizer.ggml.add_bos_token", s->spm);
+        s->add_eos = gguf_int(im, "tokenizer.ggml.add_eos_token", 0);
     }
     free(model);
     return rc;

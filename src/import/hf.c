@@ -59,6 +59,12 @@ static double hf_num(const cJSON *j, const char *key, double def) {
     return v && cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+// A float key within float's range (NaN beyond it: refused by the checks that follow).
+static float hf_float(const cJSON *j, const char *key, double def) {
+    double v = hf_num(j, key, def);
+    return v >= -3e38 && v <= 3e38 ? (float)v : NAN;
+}
+
 static int hf_bool(const cJSON *j, const char *key, int def) {
     const cJSON *v = hf_get(j, key);
     return v ? cJSON_IsTrue(v) : def;
@@ -86,13 +92,16 @@ static int hf_rope_scaling(const cJSON *c, ModelConfig *mc, const char *file, ch
         snprintf(err, err_len, "%s: rope_scaling of type '%s' is not supported (only llama3)", file, t);
         return -1;
     }
-    mc->rope_factor = (float)hf_num(rs, "factor", 0);
-    mc->rope_low_freq_factor = (float)hf_num(rs, "low_freq_factor", 1);
-    mc->rope_high_freq_factor = (float)hf_num(rs, "high_freq_factor", 4);
-    mc->rope_orig_max_seq = (int)hf_num(rs, "original_max_position_embeddings", 8192);
-    if (!(mc->rope_factor > 0) || !(mc->rope_high_freq_factor > mc->rope_low_freq_factor)) {
-        snprintf(err, err_len, "%s: rope_scaling: factor must be > 0 and high_freq_factor > "
-                 "low_freq_factor", file);
+    mc->rope_factor = hf_float(rs, "factor", 0);
+    mc->rope_low_freq_factor = hf_float(rs, "low_freq_factor", 1);
+    mc->rope_high_freq_factor = hf_float(rs, "high_freq_factor", 4);
+    int ok = 1;
+    mc->rope_orig_max_seq = hf_int(rs, "original_max_position_embeddings", 8192, &ok, file, err, err_len);
+    if (!ok) return -1;
+    if (!(mc->rope_factor > 0) || !(mc->rope_low_freq_factor > 0) ||
+        !(mc->rope_high_freq_factor > mc->rope_low_freq_factor) || mc->rope_orig_max_seq <= 0) {
+        snprintf(err, err_len, "%s: rope_scaling: factor and low_freq_factor must be > 0, "
+                 "high_freq_factor > low_freq_factor, original_max_position_embeddings > 0", file);
         return -1;
     }
     return 0;
@@ -111,7 +120,8 @@ static int hf_refuse(const cJSON *c, const ModelConfig *mc, const char *file, ch
         snprintf(err, err_len, "%s: mlp_bias = true is not supported", file);
         return -1;
     }
-    int sw = (int)hf_num(c, "sliding_window", 0);
+    int ok = 1, sw = hf_int(c, "sliding_window", 0, &ok, file, err, err_len);
+    if (!ok) return -1;
     int use_sw = hf_get(c, "use_sliding_window") ? hf_bool(c, "use_sliding_window", 0) : sw > 0;
     if (use_sw && sw > 0 && sw < mc->max_seq) {
         snprintf(err, err_len, "%s: sliding_window = %d (smaller than the context %d) is not "
@@ -146,9 +156,9 @@ static int hf_config(ImportModel *im, const cJSON *c, const char *file, char *er
     for (int i = 0; i < 5; i++)
         if (got[i] <= 0) return imp_fail(err, err_len, "%s: '%s' is missing or 0", file, need[i]);
     mc->head_dim = hf_int(c, "head_dim", mc->dim / mc->n_heads, &ok, file, err, err_len);
-    mc->rope_theta = (float)hf_num(c, "rope_theta", 10000.0);
-    mc->norm_eps = (float)hf_num(c, "rms_norm_eps", 1e-6);
-    mc->init_std = (float)hf_num(c, "initializer_range", 0.02);
+    mc->rope_theta = hf_float(c, "rope_theta", 10000.0);
+    mc->norm_eps = hf_float(c, "rms_norm_eps", 1e-6);
+    mc->init_std = hf_float(c, "initializer_range", 0.02);
     mc->tied = hf_bool(c, "tie_word_embeddings", 0);
     mc->qkv_bias = qwen || hf_bool(c, "attention_bias", 0);
     int b[1];
@@ -162,35 +172,47 @@ static int hf_dtype(const char *s) {
     return !strcmp(s, "F32") ? GGML_F32 : !strcmp(s, "F16") ? GGML_F16 : !strcmp(s, "BF16") ? GGML_BF16 : -1;
 }
 
+// A non-negative integer of a header (a shape dimension, an offset); -1 when it is not one.
+static double st_uint(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15 ||
+        v->valuedouble != floor(v->valuedouble))
+        return -1;
+    return v->valuedouble;
+}
+
 // One tensor entry of a safetensors header, checked against the file.
 static int st_tensor(ImportModel *im, int f, const cJSON *e, size_t data0, char *err, size_t err_len) {
     const char *path = im->files[f].path, *name = e->string;
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || cJSON_GetArraySize(off) != 2) {
+    if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2) {
         snprintf(err, err_len, "%s: tensor '%s': header entry needs dtype, shape, data_offsets", path, name);
         return -1;
     }
     int type = hf_dtype(dt->valuestring);
     int nd = cJSON_GetArraySize(sh);
-    double o0 = cJSON_GetArrayItem(off, 0)->valuedouble, o1 = cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (nd > 4 || o0 < 0 || o1 < o0 || data0 + o1 > (double)im->files[f].size) {
+    double o0 = st_uint(cJSON_GetArrayItem(off, 0)), o1 = st_uint(cJSON_GetArrayItem(off, 1));
+    size_t avail = im->files[f].size - data0;
+    if (nd > 4 || o0 < 0 || o1 < o0 || o1 > (double)avail) {
         snprintf(err, err_len, "%s: tensor '%s': data_offsets [%.0f, %.0f] lie outside the file "
-                 "(%zu bytes of data; truncated?)", path, name, o0, o1, im->files[f].size - data0);
+                 "(%zu bytes of data; truncated?)", path, name, o0, o1, avail);
         return -1;
     }
     ImpTensor *t = imp_add_tensor(im);
     t->name = lm_strdup(name);
     t->type = type, t->ndim = nd, t->file = f;
-    int64_t n = 1;
     for (int i = 0; i < nd; i++) {
-        double d = cJSON_GetArrayItem(sh, i)->valuedouble;
-        t->shape[i] = d >= 0 && d < 1e12 ? (int64_t)d : -1;
-        n *= t->shape[i] < 0 ? 0 : t->shape[i];
+        double d = st_uint(cJSON_GetArrayItem(sh, i));
+        t->shape[i] = d >= 0 && d <= (double)IMP_MAX_NUMEL ? (int64_t)d : -1;
     }
+    int64_t n = imp_numel(t->shape, nd);
     t->data = im->files[f].base + data0 + (size_t)o0;
     t->nbytes = (size_t)(o1 - o0);
+    if (n < 0) {
+        snprintf(err, err_len, "%s: tensor '%s': the shape is not a list of sizes", path, name);
+        return -1;
+    }
     if (type >= 0 && imp_type_bytes(type, n) != t->nbytes) { // (other dtypes: refused if used)
         snprintf(err, err_len, "%s: tensor '%s': shape and dtype %s make %zu bytes, data_offsets "
                  "say %zu", path, name, dt->valuestring, imp_type_bytes(type, n), t->nbytes);
@@ -218,11 +240,11 @@ static int st_open(ImportModel *im, const char *path, char *err, size_t err_len)
         cJSON_Delete(h);
         return -1;
     }
-    int rc = 0;
+    int rc = 0, first = im->n_t;
     for (const cJSON *e = h->child; e && rc == 0; e = e->next)
         if (strcmp(e->string, "__metadata__") != 0) rc = st_tensor(im, f, e, 8 + (size_t)hl, err, err_len);
     cJSON_Delete(h);
-    return rc;
+    return rc == 0 ? imp_no_overlap(im, f, first, err, err_len) : rc;
 }
 
 // The shards of model.safetensors.index.json, each opened once.

@@ -68,6 +68,17 @@ const char *imp_type_name(int type) {
     return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
 }
 
+int64_t imp_numel(const int64_t *shape, int ndim) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || shape[d] > IMP_MAX_NUMEL) return -1;
+        if (shape[d] == 0) return 0;
+        if (n > IMP_MAX_NUMEL / shape[d]) return -1;
+        n *= shape[d];
+    }
+    return n;
+}
+
 size_t imp_type_bytes(int type, int64_t n) {
     switch (type) {
     case GGML_F32: return (size_t)n * 4;
@@ -78,6 +89,29 @@ size_t imp_type_bytes(int type, int64_t n) {
     case GGML_Q4_1: return (size_t)(n / 32) * 20;
     default: return 0;
     }
+}
+
+static int imp_cmp_data(const void *a, const void *b) {
+    const ImpTensor *x = *(const ImpTensor *const *)a, *y = *(const ImpTensor *const *)b;
+    return x->data < y->data ? -1 : x->data > y->data;
+}
+
+// The tensors of file f (entries first .. n_t) must not share bytes.
+int imp_no_overlap(const ImportModel *im, int f, int first, char *err, size_t err_len) {
+    int n = im->n_t - first, rc = 0;
+    const ImpTensor **by = lm_malloc((size_t)(n + 1) * sizeof *by);
+    for (int i = 0; i < n; i++) by[i] = &im->t[first + i];
+    qsort(by, (size_t)n, sizeof *by, imp_cmp_data);
+    const ImpTensor *last = NULL; // of the bytes seen so far, the one that ends last
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (!by[i]->nbytes) continue;
+        if (last && last->data + last->nbytes > by[i]->data)
+            rc = imp_fail(err, err_len, "%s: tensors '%s' and '%s' overlap",
+                          im->files[f].path, last->name, by[i]->name);
+        if (!last || by[i]->data + by[i]->nbytes > last->data + last->nbytes) last = by[i];
+    }
+    free(by);
+    return rc;
 }
 
 float import_f16_to_f32(uint16_t h) {
@@ -98,7 +132,7 @@ float import_f16_to_f32(uint16_t h) {
     return f;
 }
 
-static float bf16_to_f32(uint16_t h) {
+float import_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, 4);
@@ -135,7 +169,7 @@ static void imp_convert_row(const ImpTensor *t, int64_t row, int64_t cols, float
         for (int64_t j = 0; j < cols; j++) out[j] = import_f16_to_f32(rd16(p + 2 * j));
         break;
     case GGML_BF16:
-        for (int64_t j = 0; j < cols; j++) out[j] = bf16_to_f32(rd16(p + 2 * j));
+        for (int64_t j = 0; j < cols; j++) out[j] = import_bf16_to_f32(rd16(p + 2 * j));
         break;
     default: {
         size_t bb = imp_type_bytes(t->type, 32);
@@ -212,6 +246,60 @@ static void imp_convert_view(const ImportModel *im, const ImpTensor *t, const Pa
     }
 }
 
+// A bias in the file that lemma's model has no place for (an output projection's or the
+// MLP's): ignoring it would compute another function, so it is refused.
+static int imp_refuse_biases(const ImportModel *im, const ParamLayout *pl, char *err,
+                             size_t err_len) {
+    char name[160];
+    for (int i = 0; i < im->n_t; i++) {
+        const char *n = im->t[i].name;
+        size_t len = strlen(n);
+        if (len < 5 || strcmp(n + len - 5, ".bias") != 0) continue;
+        int known = 0;
+        for (int v = 0; v < pl->n_views && !known; v++) {
+            if (im->gguf) imp_gguf_name(pl->views[v].name, name, sizeof name);
+            else imp_hf_name(pl->views[v].name, name, sizeof name);
+            known = strcmp(name, n) == 0;
+        }
+        if (!known)
+            return imp_fail(err, err_len, "%s: tensor '%s': lemma's model has no such bias "
+                            "(only q/k/v biases)", im->files[im->t[i].file].path, n);
+    }
+    return 0;
+}
+
+// Every tensor of the layout present with its shape and a type lemma converts, and no bias
+// lemma would drop: checked at open, before anyone allocates for the model.
+static int imp_check_tensors(const ImportModel *im, char *err, size_t err_len) {
+    ParamLayout pl;
+    param_layout_build(&pl, &im->mc);
+    int rc = imp_refuse_biases(im, &pl, err, err_len);
+    for (int i = 0; i < pl.n_views && rc == 0; i++)
+        if (!imp_tensor_of(im, &pl.views[i], err, err_len)) rc = -1;
+    param_layout_free(&pl);
+    return rc;
+}
+
+// Sizes a layout can be built from (positive, bounded) before model_config_check divides.
+static int imp_check_sizes(const ModelConfig *mc, char *err, size_t err_len) {
+    const char *names[] = {"vocab", "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
+                           "ffn_dim"};
+    int vals[] = {mc->vocab, mc->dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->head_dim,
+                  mc->ffn_dim};
+    int max[] = {1 << 24, 1 << 20, 1 << 12, 1 << 12, 1 << 12, 1 << 12, 1 << 22};
+    for (int i = 0; i < 7; i++)
+        if (vals[i] <= 0 || vals[i] > max[i])
+            return imp_fail(err, err_len, "%s = %d is out of range (1 .. %d)", names[i], vals[i],
+                            max[i]);
+    if ((int64_t)mc->n_heads * mc->head_dim > (1 << 20))
+        return imp_fail(err, err_len, "n_heads x head_dim = %lld is out of range",
+                        (long long)mc->n_heads * mc->head_dim);
+    if (!(mc->rope_theta > 0) || !(mc->norm_eps > 0) || mc->rope_theta > 1e30f)
+        return imp_fail(err, err_len, "rope_theta = %g, norm_eps = %g: both must be positive",
+                        mc->rope_theta, mc->norm_eps);
+    return 0;
+}
+
 int import_read_params(ImportModel *im, const ParamLayout *pl, float *host, size_t lo,
                        size_t hi, char *err, size_t err_len) {
     for (int i = 0; i < pl->n_views; i++) {
@@ -242,11 +330,13 @@ int import_open(ImportModel **out, const char *path, char *err, size_t err_len) 
     }
     if (rc == 0) {
         char why[512];
-        if (model_config_check(&im->mc, why, sizeof why) != 0) {
+        if (imp_check_sizes(&im->mc, why, sizeof why) != 0 ||
+            model_config_check(&im->mc, why, sizeof why) != 0) {
             snprintf(err, err_len, "%s: %s", path, why);
             rc = -1;
         }
     }
+    if (rc == 0) rc = imp_check_tensors(im, err, err_len);
     if (rc != 0) {
         import_close(im);
         im = NULL;

@@ -60,8 +60,13 @@ struct ImportModel {
 int imp_fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int imp_map_file(ImportModel *im, const char *path, char *err, size_t err_len);
 ImpTensor *imp_add_tensor(ImportModel *im);
+// The tensors first .. n_t - 1 (all of file f) must not share bytes; 0 or -1 with err.
+int imp_no_overlap(const ImportModel *im, int f, int first, char *err, size_t err_len);
 const ImpTensor *imp_find(const ImportModel *im, const char *name);
 const char *imp_type_name(int type);
+// Elements of a shape; -1 when a dimension is negative or the count beyond IMP_MAX_NUMEL.
+#define IMP_MAX_NUMEL ((int64_t)1 << 44)
+int64_t imp_numel(const int64_t *shape, int ndim);
 // Bytes of n elements of a type (n a multiple of the block for quantized ones).
 size_t imp_type_bytes(int type, int64_t n);
 
