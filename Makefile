@@ -27,10 +27,10 @@ else
   DEFS := -DLEMMA_MPI=0
 endif
 ifeq ($(USE_BLAS),1)
-  PKGS := libconfig openblas libcjson $(HDF5_PKG)
+  PKGS := libconfig openblas libcjson libpcre2-8 libutf8proc $(HDF5_PKG)
   DEFS += -DLEMMA_BLAS=1
 else
-  PKGS := libconfig libcjson $(HDF5_PKG)
+  PKGS := libconfig libcjson libpcre2-8 libutf8proc $(HDF5_PKG)
   DEFS += -DLEMMA_BLAS=0
 endif
 

@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config
       libopenmpi-dev openmpi-bin
       libhdf5-openmpi-dev hdf5-tools
-      libconfig-dev libopenblas-dev libcjson-dev
+      libconfig-dev libopenblas-dev libcjson-dev libpcre2-dev libutf8proc-dev
       python3 python3-torch python3-numpy python3-h5py python3-matplotlib
       slurm-wlm munge)   # slurmctld, slurmd, the client commands: the local cluster of tests/slurm/
 quiet=0; [[ "${1:-}" == "--quiet" ]] && quiet=1

@@ -100,8 +100,8 @@ PY
     exit 0
 fi
 
-# BENCH_ONLY=sample runs the sampling part alone.
-if [[ "${BENCH_ONLY:-}" != sample ]]; then
+# BENCH_ONLY=sample runs the sampling part alone, BENCH_ONLY=models the real-model part.
+if [[ -z "${BENCH_ONLY:-}" ]]; then
 printf '%-26s %12s %12s %8s\n' config "lemma tok/s" "torch tok/s" ratio
 for cfg in "128 4 8 4 384" "256 6 8 4 768" "512 8 8 4 1536"; do
     read -r dim layers heads kv ffn <<<"$cfg"
@@ -120,6 +120,7 @@ echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS 
 OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --seq 256 \
     --batch 8 --steps 3 --warmup 1 --threads $THREADS --profile | tail -n +2
 fi
+if [[ "${BENCH_ONLY:-}" != models ]]; then
 echo
 echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, bf16 KV cache (the default), $THREADS threads =="
 printf '%-10s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
@@ -182,3 +183,34 @@ PY
 echo
 echo "== where the decode step goes: batch 64, $THREADS threads =="
 env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch 64 --prompt 64 --new 64 --threads $THREADS --profile | tail -n +2
+fi
+
+# Real models (issue 19): tokenizer throughput on GSM8K and MATH text and the import time of
+# SmolLM2-135M (GGUF, and the same weights as bf16 safetensors) against Hugging Face, in the
+# reference venv of tests/py (SKIP without it). BENCH_ONLY=models runs this part alone.
+echo
+echo "== tokenizers: MB/s of GSM8K test + MATH-500 text, one thread each (lemma / HF tokenizers) =="
+if PY=$(bash tests/py/venv.sh 2>/dev/null) && A=$(bash tests/py/assets.sh --model 2>/dev/null); then
+    T=${LEMMA_CACHE:-$HOME/.cache/lemma}/tokenizers-$(md5sum <tests/py/make_tokenizers.py | cut -c1-12)
+    [[ -f $T/tiktoken.json ]] || { rm -rf "$T.part" && mkdir -p "$T.part" &&
+        "$PY" tests/py/make_tokenizers.py "$A" "$T.part" >/dev/null 2>&1 && mv "$T.part" "$T"; }
+    texts=$(mktemp)
+    "$PY" - "$texts" <<'PY'
+import json, os, sys
+out = open(sys.argv[1], "w")
+for f in ["../shared/data/gsm8k/test.jsonl", "../shared/data/math/math500.jsonl"]:
+    src = f if os.path.exists(f) else "tests/fixtures/tok_texts.jsonl"
+    for line in open(src):
+        r = json.loads(line)
+        for v in ([r] if isinstance(r, str) else [r.get(k) for k in ("question", "answer", "problem", "solution")]):
+            if isinstance(v, str): out.write(json.dumps(v) + "\n")
+PY
+    "$PY" tests/bench/tok_bench.py "$BUILD/tools/tok_check" "$T" "$texts"
+    rm -f "$texts"
+    echo
+    echo "== import SmolLM2-135M-Instruct: seconds to a model in memory (lemma / transformers) =="
+    THREADS=$THREADS "$PY" tests/bench/import_bench.py "$BUILD/tools/import_logits" \
+        "$A/smollm2-135m-instruct-q4_1.gguf" "${LEMMA_CACHE:-$HOME/.cache/lemma}"
+else
+    echo "SKIP tokenizer and import benchmarks: no reference venv or assets (tests/py/venv.sh, assets.sh)"
+fi

@@ -15,18 +15,20 @@ ALLOWED = {
     "config":   ["util", "dist"],
     "backend":  ["util", "dist"],                      # never the model
     "ckpt":     ["util", "dist", "config"],
-    "tok":      ["util", "config"],                    # never the model or a backend
+    "chat":     ["util"],
+    "tok":      ["util", "config", "chat"],            # never the model or a backend
     "model":    ["util", "dist", "config", "backend"],
-    "import":   ["util", "dist", "config", "model", "tok"],
-    "hub":      ["util", "dist", "config", "backend", "ckpt", "tok", "model", "import"],
-    "tasks":    ["util", "dist", "config", "tok"],    # never the model or a backend
-    "train":    ["util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
-    "sample":   ["util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
-    "lemma":    ["util", "dist", "config", "ckpt", "tok", "hub", "tasks", "sample"],  # the network only through sample
-    "eval":     ["util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "sample", "lemma"],
-    "pipeline": ["util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "train",
+    "import":   ["chat", "util", "dist", "config", "model", "tok"],
+    "export":   ["util", "dist", "config", "backend", "model", "tok"],
+    "hub":      ["export", "chat", "util", "dist", "config", "backend", "ckpt", "tok", "model", "import"],
+    "tasks":    ["chat", "util", "dist", "config", "tok"],    # never the model or a backend
+    "train":    ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
+    "sample":   ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
+    "lemma":    ["chat", "util", "dist", "config", "ckpt", "tok", "hub", "tasks", "sample"],  # the network only through sample
+    "eval":     ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "sample", "lemma"],
+    "pipeline": ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "train",
                  "sample", "lemma", "eval"],
-    "main":     ["util", "dist", "config", "backend", "ckpt", "tok", "model", "import", "hub",
+    "main":     ["export", "chat", "util", "dist", "config", "backend", "ckpt", "tok", "model", "import", "hub",
                  "tasks", "train", "sample", "lemma", "eval", "pipeline"],
 }
 HEADER_MODULE = {"tokenizer": "tok"}  # include/lemma/<name>.h -> module, where they differ

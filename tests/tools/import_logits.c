@@ -66,14 +66,15 @@ int main(int argc, char **argv) {
     Backend *be = backend_create("cpu", "fp32", 0, 0);
     Model m;
     model_alloc(&m, &mc, be);
-    float *host = lm_malloc(m.layout.n_params * sizeof(float));
+    // The CPU backend's parameters are host memory: read into them directly, as hub does.
+    float *host = m.params;
     if (import_read_params(im, &m.layout, host, 0, m.layout.n_params, err, sizeof err) != 0) {
         fprintf(stderr, "import_logits: %s\n", err);
         return 1;
     }
+    model_params_changed(&m);
     fprintf(stderr, "import_logits: imported %s (%.2fM parameters) in %.3fs\n", argv[1],
             m.layout.n_params / 1e6, lm_now() - t0);
-    model_set_params(&m, host);
     if (dump) {
         FILE *f = fopen(dump, "wb");
         fwrite(host, sizeof(float), m.layout.n_params, f);
@@ -117,7 +118,6 @@ int main(int argc, char **argv) {
         fflush(stdout);
         free(ids), free(logits);
     }
-    free(host);
     model_free(&m);
     backend_destroy(be);
     return 0;
