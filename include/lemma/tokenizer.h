@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "lemma/chat.h"
 #include "lemma/config.h"
 
 #ifdef __cplusplus
@@ -19,6 +20,7 @@ extern "C" {
 // A BPE tokenizer: n_special is 0 and special[] unused; its state is behind bpe.
 
 #define TOK_MAX_SPECIAL 32
+#define TOK_MAX_STOP 8
 enum { TOK_BYTE = 0, TOK_BPE = 1 };
 typedef struct TokBpe TokBpe; // opaque (src/tok/tok_internal.h)
 
@@ -31,6 +33,8 @@ typedef struct {
     int add_bos, add_eos;                // callers prepend bos / append eos (encode never does)
     int unk;                             // BPE: the unknown token, -1 none
     TokBpe *bpe;                         // BPE state; NULL for the byte tokenizer
+    ChatTemplate chat;                   // how a prompt is written (plain unless set)
+    int n_stop, stop[TOK_MAX_STOP];      // ids that end a response besides eos
 } Tokenizer;
 
 // GGUF-style tokenizer metadata (tokenizer.ggml.*), filled by a GGUF reader. Arrays are
@@ -89,6 +93,21 @@ size_t tokenizer_max_piece(const Tokenizer *t);
 // tokens first, as HF's token_to_id), or -1. Byte tokenizer: the configured special tokens
 // only.
 int tokenizer_token_id(const Tokenizer *t, const char *content);
+
+// Prompts and responses (tok/prompt.c). The ids a model reads before its answer to `user`:
+// the chat template's text (which writes the family's own bos, e.g. "<|begin_of_text|>"),
+// or for the plain template the text with bos first when the tokenizer adds one (the byte
+// tokenizer always does). malloc'd, *n ids, room for `extra` more after them.
+int *tokenizer_prompt(const Tokenizer *t, const char *user, int extra, int *n);
+// The id written after a training response: the chat template's end token ("<|im_end|>",
+// "<|eot_id|>", "</s>") when the vocabulary has it, else eos.
+int tokenizer_end_id(const Tokenizer *t);
+// Whether id ends a response: eos, the chat template's end token, or an added stop id.
+int tokenizer_is_stop(const Tokenizer *t, int id);
+void tokenizer_add_stop(Tokenizer *t, int id); // ignores -1 and ids already stops
+// Installs chat template c (t takes it over; the old one is freed) and its end token as a
+// stop id.
+void tokenizer_set_chat(Tokenizer *t, ChatTemplate *c);
 
 #ifdef __cplusplus
 }

@@ -218,14 +218,14 @@ int teacher_model_generate(TeacherModel *tm, char *const *prompts, const long *k
     SampleResult *res = lm_calloc((size_t)n + 1, sizeof *res);
     int *which = lm_calloc((size_t)n + 1, sizeof(int)), nr = 0;
     for (int i = 0; i < n; i++) {
-        int need = 0;
+        int len = 0;
         outs[i] = NULL;
-        tokenizer_encode(&tm->h.tok, prompts[i], NULL, 0, &need);
-        if (need + 1 >= tm->sc.ctx) continue; // no room for an answer
-        int *ids = lm_malloc(((size_t)need + 1) * sizeof(int));
-        ids[0] = tm->h.tok.bos;
-        tokenizer_encode(&tm->h.tok, prompts[i], ids + 1, need, NULL);
-        reqs[nr] = (SampleRequest){ids, need + 1, (keys[i] >> 16) % SAMPLE_MAX_PROBLEMS, (int)(keys[i] & 0xffff), i};
+        int *ids = tokenizer_prompt(&tm->h.tok, prompts[i], 0, &len); // through its chat template
+        if (len >= tm->sc.ctx) { // no room for an answer
+            free(ids);
+            continue;
+        }
+        reqs[nr] = (SampleRequest){ids, len, (keys[i] >> 16) % SAMPLE_MAX_PROBLEMS, (int)(keys[i] & 0xffff), i};
         which[nr++] = i;
     }
     if (nr > 0) sample_generate(&tm->h.m, &tm->h.tok, &tm->sc, reqs, nr, res);

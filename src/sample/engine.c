@@ -48,9 +48,7 @@ SampleEngine *sample_engine_create(Model *m, const Tokenizer *tok, const SampleC
     e->m = m, e->tok = tok, e->c = *c;
     int rows = c->slots + c->prefill_tokens, V = m->cfg.vocab;
     model_decode_init(&e->dec, m, c->slots, c->ctx, rows, c->slots, c->kv);
-    size_t piece = 1; // longest text of one token
-    for (int i = 0; i < tok->n_special; i++)
-        if (strlen(tok->special[i]) > piece) piece = strlen(tok->special[i]);
+    size_t piece = tokenizer_max_piece(tok); // longest text of one token
     e->slot = lm_calloc((size_t)c->slots, sizeof(Slot));
     for (int s = 0; s < c->slots; s++) {
         e->slot[s].cap = (size_t)c->max_new_tokens * piece + 1;
@@ -135,9 +133,8 @@ static int engine_rows(SampleEngine *e, int *nl_out) {
 // Appends token t's text; returns 1 when a stop string now occurs (the text is cut where
 // the earliest one starts).
 static int engine_append(SampleEngine *e, Slot *s, int t) {
-    char b[2];
-    const char *piece = tokenizer_piece(e->tok, t, b);
-    size_t pl = t >= 0 && t < 256 ? 1 : strlen(piece), old = s->len;
+    size_t pl, old = s->len;
+    const char *piece = tokenizer_piece_bytes(e->tok, t, &pl);
     LM_CHECK(s->len + pl < s->cap, "sample: completion buffer overflow");
     memcpy(s->text + s->len, piece, pl);
     s->len += pl;
@@ -161,15 +158,16 @@ static int engine_append(SampleEngine *e, Slot *s, int t) {
 static void engine_accept(SampleEngine *e, Slot *s, int t, SampleSinkFn sink, void *ctx) {
     s->n_gen++;
     e->tokens++;
-    int stop = t != e->tok->eos && engine_append(e, s, t);
+    int end = tokenizer_is_stop(e->tok, t); // eos or the chat template's end of an answer
+    int stop = !end && engine_append(e, s, t);
     // a token that goes on is fed at position prompt_len + n_gen - 1
     int full = s->n_gen >= e->c.max_new_tokens || s->req.prompt_len + s->n_gen > e->dec.ctx;
-    if (t != e->tok->eos && !stop && !full) {
+    if (!end && !stop && !full) {
         s->next_tok = t;
         s->state = SLOT_GEN;
         return;
     }
-    SampleFinish f = t == e->tok->eos ? SAMPLE_EOS : stop ? SAMPLE_STOP : SAMPLE_LENGTH;
+    SampleFinish f = end ? SAMPLE_EOS : stop ? SAMPLE_STOP : SAMPLE_LENGTH;
     SampleResult r = {s->req, s->text, s->len, s->n_gen, f};
     sink(ctx, &r);
     s->state = SLOT_FREE;
@@ -249,11 +247,7 @@ void sample_results_free(SampleResult *r, int n) {
 
 int *sample_encode_prompt(const Tokenizer *tok, const char *question, int *len) {
     char *prompt = tasks_prompt(question);
-    int need = 0;
-    tokenizer_encode(tok, prompt, NULL, 0, &need);
-    int *ids = lm_malloc(((size_t)need + 1) * sizeof(int));
-    ids[0] = tok->bos;
-    *len = 1 + tokenizer_encode(tok, prompt, ids + 1, need, NULL);
+    int *ids = tokenizer_prompt(tok, prompt, 0, len);
     free(prompt);
     return ids;
 }

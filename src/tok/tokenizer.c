@@ -21,6 +21,7 @@ void tokenizer_init(Tokenizer *t, char *const *special, int n_special) {
     t->n_special = n_special;
     t->vocab = 259 + n_special;
     t->kind = TOK_BYTE, t->add_bos = 1, t->unk = -1;
+    chat_plain(&t->chat);
 }
 
 void tokenizer_from_config(Tokenizer *t, const Config *cfg) {
@@ -38,6 +39,7 @@ void tok_bpe_init_tokenizer(Tokenizer *t, TokBpe *b) {
     t->bos = t->eos = t->pad = -1;
     t->unk = b->unk;
     t->vocab = b->n_ids;
+    chat_plain(&t->chat);
 }
 
 void tokenizer_set_special_ids(Tokenizer *t, int bos, int eos, int pad) {
@@ -47,6 +49,7 @@ void tokenizer_set_special_ids(Tokenizer *t, int bos, int eos, int pad) {
 void tokenizer_free(Tokenizer *t) {
     for (int i = 0; i < t->n_special; i++) free(t->special[i]);
     tok_bpe_free(t->bpe);
+    chat_free(&t->chat);
     memset(t, 0, sizeof *t);
 }
 

@@ -53,22 +53,21 @@ int train_data_add_masked(TrainData *d, const Tokenizer *tok, const char *prompt
     memcpy(head, response, skip);
     head[skip] = 0;
     int np = 0, nh = 0, nr = 0;
-    tokenizer_encode(tok, prompt, NULL, 0, &np);
+    int *p = tokenizer_prompt(tok, prompt, 0, &np); // the chat template's, bos first if any
     tokenizer_encode(tok, head, NULL, 0, &nh);
     tokenizer_encode(tok, response + skip, NULL, 0, &nr);
-    long len = 1 + (long)np + nh + nr + 1;
+    long len = (long)np + nh + nr + 1;
     if (len > d->seq_len + 1) {
         d->n_too_long++;
-        free(head);
+        free(head), free(p);
         return -1;
     }
-    int *t = data_push(d, len, 1 + np + nh);
-    t[0] = tok->bos;
-    tokenizer_encode(tok, prompt, t + 1, np, NULL);
-    tokenizer_encode(tok, head, t + 1 + np, nh, NULL);
-    tokenizer_encode(tok, response + skip, t + 1 + np + nh, nr, NULL);
-    t[len - 1] = tok->eos;
-    free(head);
+    int *t = data_push(d, len, np + nh);
+    memcpy(t, p, (size_t)np * sizeof(int));
+    tokenizer_encode(tok, head, t + np, nh, NULL);
+    tokenizer_encode(tok, response + skip, t + np + nh, nr, NULL);
+    t[len - 1] = tokenizer_end_id(tok); // eos, or the end of an assistant turn
+    free(head), free(p);
     return 0;
 }
 
