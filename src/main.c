@@ -6,6 +6,7 @@
 #include "lemma/config.h"
 #include "lemma/dist.h"
 #include "lemma/eval.h"
+#include "lemma/hub.h"
 #include "lemma/lemma.h"
 #include "lemma/pipeline.h"
 #include "lemma/sample.h"
@@ -27,7 +28,7 @@ typedef int (*CommandFn)(const Config *cfg, const char *input, int argc, char **
 
 typedef struct {
     const char *name;
-    const char *input; // what INPUT is: "CONFIG", "IN.jsonl", "CKPT"
+    const char *input; // what INPUT is: "CONFIG", "IN.jsonl", "CKPT", "MODEL" (hub_resolve)
     const char *help;
     CommandFn fn;
 } Command;
@@ -41,6 +42,9 @@ static const Command commands[] = {
     {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
     {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
     {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
+    {"generate", "MODEL", "complete --prompt TEXT through the model's chat template", generate_cmd},
+    {"tokenize", "MODEL", "token ids of each line of standard input, as JSON", tokenize_cmd},
+    {"import", "MODEL", "a Hugging Face or GGUF model into a run directory (--out DIR)", import_cmd},
     {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect},
     {"config", "CONFIG", "validate a config; --dump prints the effective config", config_cmd},
 };
@@ -51,7 +55,7 @@ static void usage(FILE *f) {
                "       lemma config --reference   (every key, its type, default and help)\n"
                "       lemma --help | --version\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++)
-        fprintf(f, "  %-8s %-9s %s\n", commands[i].name, commands[i].input, commands[i].help);
+        fprintf(f, "  %-9s %-9s %s\n", commands[i].name, commands[i].input, commands[i].help);
     fprintf(f, "\nConfigs are libconfig files (see configs/); --set train.lr=3e-4 overrides a key.\n"
                "'lemma config CONFIG --dump' prints every key with its effective value and help.\n");
 }
@@ -107,8 +111,9 @@ static void parse_args(int argc, char **argv, Args *a) {
     }
 }
 
-// The config of a command: the file INPUT for commands that take a CONFIG, else the
-// defaults; then the --set overrides. Exits 2 with the message on any error.
+// The config of a command: the file INPUT for commands that take a CONFIG, MODEL's (a Hugging
+// Face directory, GGUF file, run directory or checkpoint) for those that take a MODEL, else
+// the defaults; then the --set overrides. Exits 2 with the message on any error.
 static void load_config(Config *cfg, const Command *cmd, const Args *a) {
     char err[1024];
     int rc;
@@ -119,6 +124,9 @@ static void load_config(Config *cfg, const Command *cmd, const Args *a) {
             user_error("%s", msg);
         }
         rc = config_load(cfg, a->input, a->sets, a->n_sets, err, sizeof err);
+    } else if (strcmp(cmd->input, "MODEL") == 0) {
+        if (hub_resolve(a->input, a->sets, a->n_sets, cfg, err, sizeof err) != 0) user_error("%s", err);
+        return;
     } else {
         config_defaults(cfg);
         rc = 0;

@@ -1,8 +1,10 @@
-// hub: a model and where it came from. Opens the model a config describes (the built-in
-// architecture of model.* with the byte-level tokenizer) on the backend of run.device, with
-// its tokenizer; loads its parameters from a run directory's newest checkpoint or from a
-// checkpoint file; saves and resumes training checkpoints (parameters and optimizer
-// moments). Every command, pipeline phase and the model teacher open their model here.
+// hub: a model and where it came from. Opens the model a config describes on the backend of
+// run.device, with its tokenizer and chat template: the built-in architecture of model.* with
+// the byte-level tokenizer, or with model.from an imported one (a Hugging Face directory or a
+// GGUF file: its architecture, weights, tokenizer, eos ids and chat template); loads its
+// parameters from a run directory's newest checkpoint or from a checkpoint file; saves and
+// resumes training checkpoints (parameters and optimizer moments). Every command, pipeline
+// phase and the model teacher open their model here.
 #ifndef LEMMA_HUB_H
 #define LEMMA_HUB_H
 
@@ -21,7 +23,21 @@ typedef struct {
     Backend *be;
     char from[4096];     // the checkpoint file the parameters came from; "" when fresh
     long step;           // that checkpoint's training step; -1 when fresh
+    int imported;        // the model of model.from: source names it
+    char source[4096];   // model.from as given ("" for a built-in model)
 } HubModel;
+
+// What a MODEL argument of a command names (hub/resolve.c): a Hugging Face directory or a
+// .gguf file (the defaults with model.from = MODEL), a run directory (its config.cfg, else
+// the config stored in its newest checkpoint) or a checkpoint file (its stored config); the
+// --set overrides then. 0, or -1 with err.
+int hub_resolve(const char *model, char *const *sets, int n_sets, Config *cfg, char *err,
+                size_t err_len);
+// hub_open, then the parameters of MODEL (resolved into cfg): a checkpoint file, a run
+// directory's newest checkpoint, or the imported weights. 0, or -1 with err.
+int hub_open_model(HubModel *h, const Config *cfg, const char *model, char *err, size_t err_len);
+// The tokenizer (and chat template, stop ids) of cfg's model alone, without its weights.
+int hub_open_tokenizer(Tokenizer *tok, const Config *cfg, char *err, size_t err_len);
 
 // The tokenizer, the backend (run.device, run.precision, run.threads shared among the node's
 // ranks) and on it the model of cfg, initialised from run.seed. 0, or -1 with err.
@@ -29,14 +45,15 @@ int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len);
 void hub_close(HubModel *h);
 // Parameters (no optimizer state) from `path`: a run directory (the newest loadable checkpoint
 // of PATH/ckpt) or a checkpoint file. Collective; 0 loaded (from, step set), 1 no checkpoint
-// in the directory, -1 error (err).
+// in the directory (an imported model then gets its imported weights back, from = source,
+// step -1, and 0 is returned), -1 error (err).
 int hub_load(HubModel *h, const char *path, char *err, size_t err_len);
 // One line on rank 0: "WHO: parameters from <from>; cpu backend (2 threads per rank), 0.81M
 // parameters".
 void hub_describe(const HubModel *h, const char *who);
 
-// Greedy completion of prompt (bos + prompt, at most max_new tokens, stopping at a newline or
-// eos) by full forward passes; a malloc'd string.
+// Greedy completion of prompt (through the chat template, at most max_new tokens, stopping at
+// a newline or a stop id) by full forward passes; a malloc'd string.
 char *hub_greedy_line(HubModel *h, const char *prompt, int max_new);
 
 // Training checkpoints of a model in RUN_DIR/ckpt (hub/ckpt_io.c). Collective. save: the
@@ -50,6 +67,10 @@ int hub_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path, s
 // run_dir (path gets the one used). Collective; 0 loaded, 1 none, -1 error (err).
 int hub_ckpt_load_params(Model *m, const char *run_dir, const char *file, char *path,
                          size_t path_len, char *err, size_t err_len);
+
+// `lemma tokenize MODEL` and `lemma import PATH --out RUN_DIR` (hub/cmd.c); cfg is MODEL's.
+int tokenize_cmd(const Config *cfg, const char *input, int argc, char **argv);
+int import_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -192,6 +192,9 @@ void sample_report(const SampleOptions *o, const SampleSummary *s);
 // `lemma sample CONFIG`: the model from the newest checkpoint in run.dir (else a fresh one,
 // with a warning), then sample_phase. Exit 0, 1 on failure, 2 on bad input.
 int sample_cmd(const Config *cfg, const char *input, int argc, char **argv);
+// `lemma generate MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P]
+// [--top-k K]` (sample/generate.c): cfg is MODEL's (hub_resolve).
+int generate_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,8 @@ char *lm_read_file(const char *path, size_t *len_out);
 // Logging. lm_info prints on rank 0 only; lm_warn prints on every rank with its rank.
 
 void lm_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// lm_info to standard error from now on (commands whose standard output is their result).
+void lm_log_to_stderr(void);
 void lm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // hub/hub: opening a model with its tokenizer and backend, loading its parameters from a run
 // directory or a checkpoint file, and a greedy completion by plain forward passes.
-#include "lemma/hub.h"
+#include "hub_internal.h"
 #include "lemma/dist.h"
 #include "lemma/util.h"
 
@@ -12,6 +12,11 @@
 int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
     memset(h, 0, sizeof *h);
     h->step = -1;
+    if (cfg_str(cfg, "model.from")[0]) {
+        if (hub_from_open(h, cfg, err, err_len) == 0) return 0;
+        hub_close(h);
+        return -1;
+    }
     tokenizer_from_config(&h->tok, cfg);
     ModelConfig mc;
     model_config_from(&mc, cfg, h->tok.vocab);
@@ -27,9 +32,10 @@ int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
 }
 
 void hub_close(HubModel *h) {
-    if (!h->be) return;
-    model_free(&h->m);
-    backend_destroy(h->be);
+    if (h->be) {
+        model_free(&h->m);
+        backend_destroy(h->be);
+    }
     tokenizer_free(&h->tok);
     memset(h, 0, sizeof *h);
 }
@@ -48,12 +54,18 @@ int hub_load(HubModel *h, const char *path, char *err, size_t err_len) {
         snprintf(h->from, sizeof h->from, "%s", used);
         h->step = ckpt_step_of(used);
     }
+    if (rc == 1 && h->imported) { // no checkpoint yet: the imported weights
+        rc = hub_from_reload(h, err, err_len);
+        snprintf(h->from, sizeof h->from, "%s", h->source);
+        h->step = -1;
+    }
     return rc;
 }
 
 void hub_describe(const HubModel *h, const char *who) {
     lm_info("%s: %s%s; %s backend (%d threads per rank), %.2fM parameters", who,
-            h->from[0] ? "parameters from " : "freshly initialised parameters", h->from,
+            h->from[0] ? "parameters from " : h->imported ? "imported parameters of " :
+            "freshly initialised parameters", h->from[0] ? h->from : h->source,
             h->be->name, h->be->threads, h->m.layout.n_params / 1e6);
 }
 
@@ -68,20 +80,17 @@ static int argmax(const float *x, int n) {
 char *hub_greedy_line(HubModel *h, const char *prompt, int max_new) {
     Model *m = &h->m;
     const Tokenizer *tok = &h->tok;
-    int need = 0;
-    tokenizer_encode(tok, prompt, NULL, 0, &need);
-    int cap = need + max_new + 2, V = m->cfg.vocab;
-    int *ids = lm_malloc((size_t)cap * sizeof(int));
+    int n = 0, V = m->cfg.vocab;
+    int *ids = tokenizer_prompt(tok, prompt, max_new, &n), start = n;
     float *logits = NULL;
-    ids[0] = tok->bos;
-    int n = 1 + tokenizer_encode(tok, prompt, ids + 1, cap - 1, NULL), start = n;
     for (int i = 0; i < max_new && n < m->cfg.max_seq; i++) {
         model_forward(m, ids, NULL, 1, n);
         logits = lm_realloc(logits, (size_t)n * V * sizeof(float));
         model_logits(m, logits);
         int best = argmax(logits + (size_t)(n - 1) * V, V);
-        char b[2];
-        if (best == tok->eos || strchr(tokenizer_piece(tok, best, b), '\n')) break;
+        size_t pl;
+        const char *piece = tokenizer_piece_bytes(tok, best, &pl);
+        if (tokenizer_is_stop(tok, best) || memchr(piece, '\n', pl)) break;
         ids[n++] = best;
     }
     char *out = tokenizer_decode(tok, ids + start, n - start);

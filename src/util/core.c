@@ -83,14 +83,19 @@ char *lm_read_file(const char *path, size_t *len_out) {
     return buf;
 }
 
+static int info_to_stderr; // lm_log_to_stderr: standard output carries a command's result
+
+void lm_log_to_stderr(void) { info_to_stderr = 1; }
+
 void lm_info(const char *fmt, ...) {
     if (log_rank != 0) return;
+    FILE *f = info_to_stderr ? stderr : stdout;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
+    vfprintf(f, fmt, ap);
     va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
+    fputc('\n', f);
+    fflush(f);
 }
 
 void lm_warn(const char *fmt, ...) {
