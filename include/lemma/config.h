@@ -74,6 +74,9 @@ int cfg_list_has(const Config *c, const char *key, const char *item);
 
 // The effective configuration in libconfig syntax, every key, help as comments.
 void config_dump(const Config *c, FILE *f);
+// The same as a malloc'd string: what checkpoints store, so that a checkpoint reopens with
+// the --set overrides it was trained with.
+char *config_dump_text(const Config *c);
 // The schema as a Markdown table (docs/config.md is generated from it).
 void config_reference(FILE *f);
 // `lemma config CONFIG [--dump]` (config/cmd.c): 0, or 2 for an unknown option.

@@ -81,7 +81,8 @@ typedef struct {
     long stop_after;         // stop (as on a signal) after this step; 0: off
     double deadline;         // lm_now() value at which to checkpoint and stop; 0: none
     uint64_t seed;
-    const char *run_dir, *phase, *config_text;
+    const char *run_dir, *phase;
+    const Config *cfg;       // the effective config (its dump goes into each checkpoint)
     const char *ckpt_dir;    // checkpoints in CKPT_DIR/ckpt (run_dir, or RUN_DIR/<phase> in the pipeline)
 } TrainOptions;
 

@@ -663,6 +663,16 @@ void config_dump(const Config *c, FILE *f) {
         if (cfg_section_first(i)) cfg_dump_section(c, i, f);
 }
 
+char *config_dump_text(const Config *c) {
+    char *text = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&text, &n);
+    LM_CHECK(m, "config: open_memstream failed");
+    config_dump(c, m);
+    LM_CHECK(fclose(m) == 0, "config: open_memstream failed");
+    return text;
+}
+
 // ---------------------------------------------------------------------------
 // Reference: the schema as a Markdown table.
 

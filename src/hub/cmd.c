@@ -58,11 +58,7 @@ int tokenize_cmd(const Config *cfg, const char *input, int argc, char **argv) {
 // RUN_DIR/config.cfg: cfg as `lemma config --dump` prints it; text gets the same (malloc'd).
 static int import_write_config(const Config *cfg, const char *dir, char **text, char *err,
                                size_t err_len) {
-    size_t n = 0;
-    FILE *m = open_memstream(text, &n);
-    LM_CHECK(m, "import: open_memstream failed");
-    config_dump(cfg, m);
-    fclose(m);
+    *text = config_dump_text(cfg);
     if (dist.rank != 0) return 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/config.cfg", dir);

@@ -62,6 +62,7 @@ static int from_tokenizer(const Config *cfg, ImportModel *im, Tokenizer *tok, ch
         return -1;
     }
     if (tok->eos < 0) tok->eos = tok->stop[0];
+    if (tok->pad < 0) tok->pad = tok->eos; // training pads rows; the loss never sees padding
     return 0;
 }
 

@@ -90,7 +90,7 @@ int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, ch
     o->seed = (uint64_t)cfg_int(cfg, "run.seed");
     o->run_dir = cfg_str(cfg, "run.dir");
     o->phase = phase;
-    o->config_text = cfg->text;
+    o->cfg = cfg;
     o->ckpt_dir = o->run_dir;
     if (!strcmp(phase, "pretrain") || !strcmp(phase, "finetune")) phase_overrides(o, cfg, phase);
     if (o->seq_len > cfg_int(cfg, "model.max_seq")) {

@@ -34,6 +34,7 @@ typedef struct {
     double reduce_s;               // seconds of the last step spent waiting for reductions
     long tok_log;
     FILE *metrics;
+    char *config_text;             // config_dump_text(o->cfg), saved in checkpoints
 } Trainer;
 
 // ---------------------------------------------------------------------------
@@ -241,7 +242,7 @@ static int trainer_checkpoint(Trainer *t) {
     meta.step = t->step, meta.tokens = t->tokens, meta.epoch = t->epoch, meta.cursor = t->cursor;
     meta.nan_skips = t->nan_skips;
     snprintf(meta.phase, sizeof meta.phase, "%s", o->phase);
-    meta.config_text = o->config_text;
+    meta.config_text = t->config_text;
     char err[1024];
     double t0 = lm_now();
     if (hub_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
@@ -273,6 +274,7 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
                         const TrainOptions *o, char *err, size_t err_len) {
     memset(t, 0, sizeof *t);
     t->m = m, t->d = d, t->tok = tok, t->o = o, t->T = o->seq_len;
+    t->config_text = config_dump_text(o->cfg);
     if (d->n == 0) {
         snprintf(err, err_len, "no training records (every record longer than train.seq_len "
                  "+ 1 = %d tokens?)", o->seq_len + 1);
@@ -325,6 +327,7 @@ static void trainer_free(Trainer *t) {
     free(t->stage);
     free(t->counts);
     free(t->displs);
+    free(t->config_text);
 }
 
 // Resumes from the newest checkpoint: -1 on error, else 0 (resumed or fresh start).

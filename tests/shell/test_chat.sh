@@ -11,22 +11,10 @@ cd "$(dirname "$0")/../.."
 if ! PY=$(bash tests/py/venv.sh 2>"$TMP/venv.err"); then
     echo "SKIP chat: no reference venv ($(tail -1 "$TMP/venv.err"))"; exit 0
 fi
-if ! A=$(bash tests/py/assets.sh --model 2>"$TMP/assets.err"); then
-    echo "SKIP chat: assets unavailable ($(tail -1 "$TMP/assets.err"))"; exit 0
-fi
-CACHE=${LEMMA_CACHE:-$HOME/.cache/lemma}
-T=$CACHE/tokenizers-$(md5sum <tests/py/make_tokenizers.py | cut -c1-12)
-if [[ ! -f $T/tiktoken.json ]]; then
-    rm -rf "$T.part" && mkdir -p "$T.part"
-    "$PY" tests/py/make_tokenizers.py "$A" "$T.part" >"$TMP/make.log" 2>&1 && mv "$T.part" "$T" ||
-        { echo "FAIL chat_make_tokenizers:"; tail -5 "$TMP/make.log" | sed 's/^/     /'; exit 0; }
-fi
-R=$CACHE/chat-$(cat tests/py/chat_ref.py tests/py/make_tokenizers.py | md5sum | cut -c1-12)
-if [[ ! -f $R/refs.json ]]; then
-    rm -rf "$R.part"
-    "$PY" tests/py/chat_ref.py "$A" "$T" "$R.part" >"$TMP/ref.log" 2>&1 && mv "$R.part" "$R" ||
-        { echo "FAIL chat_references:"; tail -5 "$TMP/ref.log" | sed 's/^/     /'; exit 0; }
-fi
+paths=$(bash tests/py/chat_assets.sh 2>"$TMP/assets.err"); rc=$?
+if ((rc == 3)); then echo "FAIL chat_assets: $(tail -1 "$TMP/assets.err")"; exit 0; fi
+if ((rc)); then echo "SKIP chat: assets unavailable ($(tail -1 "$TMP/assets.err"))"; exit 0; fi
+read -r A T R <<<"$paths"
 G=$A/smollm2-135m-instruct-q4_1.gguf
 "$PY" tests/py/chat_compare.py "$LEMMA" "$R/refs.json" llama3 "$R/llama3"
 "$PY" tests/py/chat_compare.py "$LEMMA" "$R/refs.json" mistral "$R/mistral"
