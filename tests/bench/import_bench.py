@@ -11,6 +11,7 @@ import os, re, statistics, subprocess, sys, time
 
 tool, gguf_path, cache = sys.argv[1:4]
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF reader draws a progress bar
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
