@@ -45,6 +45,7 @@ static const Command commands[] = {
     {"generate", "MODEL", "complete --prompt TEXT through the model's chat template", generate_cmd},
     {"tokenize", "MODEL", "token ids of each line of standard input, as JSON", tokenize_cmd},
     {"import", "MODEL", "a Hugging Face or GGUF model into a run directory (--out DIR)", import_cmd},
+    {"export", "MODEL", "a model as a Hugging Face directory or GGUF file (--format, --out)", export_cmd},
     {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect},
     {"config", "CONFIG", "validate a config; --dump prints the effective config", config_cmd},
 };

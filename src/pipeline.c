@@ -76,7 +76,9 @@ static int pipeline_mark_done(const char *run_dir, const char *phase, double sec
 // ---------------------------------------------------------------------------
 // The model between phases
 
+// A phase of pipeline.phases; export: when pipeline.export names a format.
 static int has_phase(const Config *cfg, const char *phase) {
+    if (!strcmp(phase, "export")) return cfg_list_len(cfg, "pipeline.export") > 0;
     return cfg_list_has(cfg, "pipeline.phases", phase);
 }
 
@@ -277,6 +279,24 @@ static int phase_eval(Pipeline *p, char *err, size_t err_len) {
     return ev == 0 ? PHASE_DONE : ev == 2 ? PHASE_BAD_INPUT : PHASE_FAILED;
 }
 
+// The final model (the fine-tuned one, else the base) in each format of pipeline.export:
+// RUN_DIR/export/hf/, RUN_DIR/export/model.gguf.
+static int phase_export(Pipeline *p, char *err, size_t err_len) {
+    int fine = 0, rc = hold_final(p, &fine, err, err_len);
+    if (rc) return rc == 1 ? PHASE_BAD_INPUT : PHASE_FAILED;
+    char dir[4200], out[4300];
+    snprintf(dir, sizeof dir, "%s/export", p->run_dir);
+    if (dist.rank == 0) lm_mkdir_p(dir);
+    const char *dtype = cfg_str(p->cfg, "pipeline.export_dtype");
+    for (int i = 0; i < cfg_list_len(p->cfg, "pipeline.export"); i++) {
+        const char *fmt = cfg_list_item(p->cfg, "pipeline.export", i);
+        snprintf(out, sizeof out, "%s/%s", dir, !strcmp(fmt, "gguf") ? "model.gguf" : "hf");
+        lm_info("run: exporting the %s model (%s) as %s", fine ? "fine-tuned" : "base", p->h.from, fmt);
+        if (hub_export(&p->h, fmt, dtype, out, err, err_len) != 0) return PHASE_FAILED;
+    }
+    return PHASE_DONE;
+}
+
 // ---------------------------------------------------------------------------
 // The job
 
@@ -285,7 +305,7 @@ static const struct {
     const char *name;
     PhaseFn fn;
 } phases[] = {{"pretrain", phase_pretrain}, {"sample", phase_sample}, {"build", phase_build},
-              {"finetune", phase_finetune}, {"eval", phase_eval}};
+              {"finetune", phase_finetune}, {"eval", phase_eval}, {"export", phase_export}};
 #define N_PHASES ((int)(sizeof phases / sizeof phases[0]))
 
 // Where the base model and the built data are: this run's, or pipeline.base_run's for the
@@ -305,6 +325,10 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
     TrainOptions o; // checks train.* against the model and gives the deadline
     if (train_options_from(&o, cfg, "train", err, err_len)) return 2;
     p->deadline = o.deadline;
+    for (int i = 0; i < cfg_list_len(cfg, "pipeline.export"); i++)
+        if (hub_export_check(cfg_list_item(cfg, "pipeline.export", i),
+                             cfg_str(cfg, "pipeline.export_dtype"), err, err_len) != 0)
+            return 2;
     pipeline_paths(p);
     if (hub_open(&p->h, cfg, err, err_len) != 0) return 2;
     lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters, run "

@@ -68,9 +68,21 @@ int hub_ckpt_resume(Model *m, const char *run_dir, CkptMeta *meta, char *path, s
 int hub_ckpt_load_params(Model *m, const char *run_dir, const char *file, char *path,
                          size_t path_len, char *err, size_t err_len);
 
-// `lemma tokenize MODEL` and `lemma import PATH --out RUN_DIR` (hub/cmd.c); cfg is MODEL's.
+// The model written as format "hf" (a Hugging Face directory out) or "gguf" (a file out) in
+// dtype "bf16", "f16" (GGUF only) or "f32" (NULL: bf16 for hf, f16 for gguf), with what it
+// came from: an imported model's family, context, eos ids, tokenizer files (hf, from a Hugging
+// Face source) or GGUF tokenizer metadata (gguf, from a GGUF source) and chat template
+// (hub/export.c). Collective, rank 0 writes; 0, or -1 with err.
+int hub_export(const HubModel *h, const char *format, const char *dtype, const char *out,
+               char *err, size_t err_len);
+// Whether hub_export takes format and dtype ("auto": the format's default); 0, or -1 with err.
+int hub_export_check(const char *format, const char *dtype, char *err, size_t err_len);
+
+// `lemma tokenize MODEL`, `lemma import PATH --out RUN_DIR` (hub/cmd.c) and `lemma export
+// MODEL --format hf|gguf --out PATH` (hub/export.c); cfg is MODEL's.
 int tokenize_cmd(const Config *cfg, const char *input, int argc, char **argv);
 int import_cmd(const Config *cfg, const char *input, int argc, char **argv);
+int export_cmd(const Config *cfg, const char *input, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,8 @@ const char *import_format(const ImportModel *im); // "hf" or "gguf"
 const char *import_path(const ImportModel *im);
 // The Hugging Face directory (tokenizer.json, tokenizer_config.json live there); NULL for GGUF.
 const char *import_dir(const ImportModel *im);
+// The family: "llama", "qwen2" or "mistral" (GGUF: its general.architecture).
+const char *import_family(const ImportModel *im);
 // bos and the eos ids (config.json, then generation_config.json; GGUF metadata); -1 / 0 none.
 int import_bos(const ImportModel *im);
 int import_n_eos(const ImportModel *im);

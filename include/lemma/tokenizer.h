@@ -55,6 +55,22 @@ typedef struct {
     int add_bos, add_eos;
 } TokSpec;
 
+// A BPE tokenizer as GGUF metadata (tok/tok_spec.c, for export): spec points into the
+// arrays, which the buffer owns.
+typedef struct {
+    TokSpec spec;
+    char **tokens, **merges;
+    float *scores;
+    int *types;
+    char pre[16];
+} TokSpecBuf;
+// n_vocab: the model's embedding rows (>= the tokenizer's ids; the rows beyond are listed as
+// unused "[PADi]" tokens, as llama.cpp's converter does). 0, or -1 with err when the tokenizer
+// has no GGUF form (the byte tokenizer; a pre-tokenizer that tokenizer.ggml.pre cannot name).
+// tokenizer_from_spec of it encodes as t does.
+int tokenizer_to_spec(const Tokenizer *t, int n_vocab, TokSpecBuf *o, char *err, size_t err_len);
+void tokspec_buf_free(TokSpecBuf *o);
+
 void tokenizer_init(Tokenizer *t, char *const *special, int n_special);
 void tokenizer_from_config(Tokenizer *t, const Config *cfg);
 // Loads a Hugging Face tokenizer.json (model BPE; see docs/models.md for what is supported).

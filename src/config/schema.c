@@ -88,6 +88,11 @@ const CfgEntry cfg_schema[] = {
      "this run uses for the phases it does not run itself: one base, several fine-tunings"},
     {"pipeline.eval_base", CFG_BOOL, "true", NO_RANGE, NULL,
      "the eval phase also evaluates the base model (into eval/base/), for the before/after table"},
+    {"pipeline.export", CFG_LIST, "", NO_RANGE, "hf|gguf",
+     "formats the final model is exported to at the end of the run: hf (RUN_DIR/export/hf/, "
+     "for transformers and vLLM), gguf (RUN_DIR/export/model.gguf, for llama.cpp); empty: none"},
+    {"pipeline.export_dtype", CFG_ENUM, "auto", NO_RANGE, "auto|bf16|f16|f32",
+     "tensor type of the exports: auto is bf16 for hf and f16 for gguf; f16 is gguf only"},
 
     // sample
     {"sample.k", CFG_INT, "4", 1, 100000, NULL, "samples per training question"},

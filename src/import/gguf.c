@@ -308,6 +308,7 @@ int imp_open_gguf(ImportModel *im, const char *path, char *err, size_t err_len) 
                       arch ? arch : "(none)");
     else rc = gguf_config(im, arch, err, err_len);
     im->permute_qk = arch && !strcmp(arch, "llama");
+    if (rc == 0) snprintf(im->family, sizeof im->family, "%s", arch);
     free(arch);
     if (rc == 0) gguf_tok_arrays(im);
     return rc;

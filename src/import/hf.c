@@ -140,6 +140,7 @@ static int hf_config(ImportModel *im, const cJSON *c, const char *file, char *er
                  "Qwen2ForCausalLM, MistralForCausalLM)", file, a[0] ? a : "(none)");
         return -1;
     }
+    snprintf(im->family, sizeof im->family, "%s", qwen ? "qwen2" : !strcmp(a, "MistralForCausalLM") ? "mistral" : "llama");
     ModelConfig *mc = &im->mc;
     int ok = 1;
     mc->vocab = hf_int(c, "vocab_size", 0, &ok, file, err, err_len);

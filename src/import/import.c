@@ -365,6 +365,7 @@ const ModelConfig *import_config(const ImportModel *im) { return &im->mc; }
 const char *import_format(const ImportModel *im) { return im->gguf ? "gguf" : "hf"; }
 const char *import_path(const ImportModel *im) { return im->path; }
 const char *import_dir(const ImportModel *im) { return im->dir; }
+const char *import_family(const ImportModel *im) { return im->family; }
 int import_bos(const ImportModel *im) { return im->bos; }
 int import_n_eos(const ImportModel *im) { return im->n_eos; }
 const int *import_eos(const ImportModel *im) { return im->eos; }

@@ -39,6 +39,7 @@ typedef struct {
 struct ImportModel {
     char *path, *dir;          // dir: the Hugging Face directory, NULL for GGUF
     int gguf, permute_qk;      // permute_qk: llama.cpp's q/k row order (GGUF llama)
+    char family[16];           // "llama", "qwen2" or "mistral"
     ModelConfig mc;
     int bos, n_eos, eos[8];
     char *chat_template;

@@ -71,7 +71,7 @@ void tok_bpe_free(TokBpe *b) {
         if (b->norm[i].re) pcre2_code_free(b->norm[i].re);
     }
     for (int i = 0; i < b->n_pre; i++) {
-        free(b->pre[i].lit);
+        free(b->pre[i].lit), free(b->pre[i].pat);
         if (b->pre[i].re) pcre2_code_free(b->pre[i].re);
     }
     for (int i = 0; i < b->n_dec; i++) free(b->dec[i].a), free(b->dec[i].b);

@@ -81,6 +81,7 @@ enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 typedef struct {
     int kind;
     pcre2_code *re;      // SPLIT; BYTELEVEL with use_regex (the GPT-2 pattern); else NULL
+    char *pat;           // SPLIT: the source of re (what GGUF's tokenizer.ggml.pre is told by)
     char *lit;           // SPLIT on a String pattern (then re is NULL)
     size_t lit_len;
     int behavior;        // SPLIT: SPLIT_*

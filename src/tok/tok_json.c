@@ -196,12 +196,13 @@ static int js_pre(Js *j, TokBpe *b, const cJSON *o, const char *where) {
         s->behavior = bh;
         if (!is_re) s->lit = lm_strdup(p), s->lit_len = strlen(p);
         else if (!(s->re = js_regex(j, p, where))) return -1;
+        if (is_re) s->pat = lm_strdup(p);
         return 0;
     }
     if (!strcmp(t, "Digits")) {
         const char *pat = js_bool(o, "individual_digits", 0) ? "\\p{N}" : "\\p{N}+";
         TokPre *s = pre_push(b, PRE_SPLIT);
-        s->behavior = SPLIT_ISOLATED;
+        s->behavior = SPLIT_ISOLATED, s->pat = lm_strdup(pat);
         return (s->re = js_regex(j, pat, where)) ? 0 : -1;
     }
     if (!strcmp(t, "Metaspace")) {

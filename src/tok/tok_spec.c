@@ -10,6 +10,7 @@
 #include "lemma/util.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ static int spec_split(TokBpe *b, const char *pat, char *err, size_t err_len) {
     b->pre = lm_realloc(b->pre, (size_t)(b->n_pre + 1) * sizeof *b->pre);
     TokPre *p = &b->pre[b->n_pre++];
     memset(p, 0, sizeof *p);
-    p->kind = PRE_SPLIT, p->behavior = SPLIT_ISOLATED;
+    p->kind = PRE_SPLIT, p->behavior = SPLIT_ISOLATED, p->pat = lm_strdup(pat);
     return (p->re = tok_regex(pat, strlen(pat), err, err_len)) ? 0 : -1;
 }
 
@@ -182,4 +183,94 @@ int tokenizer_from_spec(Tokenizer *t, const TokSpec *s, char *err, size_t err_le
     t->bos = s->bos < ok ? s->bos : -1, t->eos = s->eos < ok ? s->eos : -1, t->pad = s->pad < ok ? s->pad : -1;
     t->add_bos = s->add_bos, t->add_eos = s->add_eos;
     return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The other way: a tokenizer.json's BPE tokenizer as GGUF metadata (for export). GGUF names
+// a byte-level tokenizer's pipeline by tokenizer.ggml.pre, so only the pipelines above (the
+// ones spec_pre builds) can be written; SentencePiece ones get scores from the merge ranks
+// (a merged token scores minus the rank of its first merge), which is the order that
+// transformers' generate_merges and llama.cpp's score-driven merging follow.
+
+// The GGUF pre name of b's byte-level pipeline, or NULL when it is none of spec_pre's.
+static const char *spec_pre_name(const TokBpe *b) {
+    const TokPre *p = b->pre;
+    int bl_last = b->n_pre > 0 && p[b->n_pre - 1].kind == PRE_BYTELEVEL && !p[b->n_pre - 1].prefix_space;
+    int nfc = b->n_norm == 1 && b->norm[0].kind == NORM_NFC;
+    if (!bl_last || (b->n_norm && !nfc)) return NULL;
+    if (b->n_pre == 1 && p[0].re && !nfc) return "gpt-2";
+    if (b->n_pre != 2 || p[0].kind != PRE_SPLIT || !p[0].pat || p[0].behavior != SPLIT_ISOLATED) return NULL;
+    if (!strcmp(p[0].pat, LLAMA3_PATTERN) && !p[1].re && !nfc) return "llama-bpe";
+    if (!strcmp(p[0].pat, QWEN2_PATTERN) && !p[1].re && nfc) return "qwen2";
+    if (!strcmp(p[0].pat, "\\p{N}") && p[1].re && !nfc) return "smollm";
+    return NULL;
+}
+
+static int spec_is_byte_token(const char *s) {
+    return strlen(s) == 6 && !strncmp(s, "<0x", 3) && s[5] == '>';
+}
+
+// Merges in rank order as "a b" strings; for SentencePiece, scores from the ranks.
+static void spec_out_merges(const TokBpe *b, TokSpecBuf *o) {
+    const PairMap *pm = &b->merges;
+    o->merges = lm_malloc(((size_t)pm->n + 1) * sizeof *o->merges);
+    int n = 0;
+    for (uint32_t i = 0; i < pm->cap; i++) {
+        const PairSlot *s = &pm->slot[i];
+        if (s->key == UINT64_MAX || s->rank < 0 || s->rank >= (int)pm->n) continue;
+        int l = (int)(s->key >> 32), r = (int)(uint32_t)s->key;
+        size_t len = strlen(b->str[l]) + strlen(b->str[r]) + 2;
+        char *m = lm_malloc(len);
+        snprintf(m, len, "%s %s", b->str[l], b->str[r]);
+        o->merges[s->rank] = m, n++;
+        if (o->scores && s->id >= 0 && s->id < b->n_ids && -(float)s->rank > o->scores[s->id])
+            o->scores[s->id] = -(float)s->rank; // its first (lowest-ranked) merge
+    }
+    o->spec.n_merges = n;
+}
+
+int tokenizer_to_spec(const Tokenizer *t, int n_vocab, TokSpecBuf *o, char *err, size_t err_len) {
+    memset(o, 0, sizeof *o);
+    const TokBpe *b = t->bpe;
+    if (t->kind != TOK_BPE || !b)
+        return spec_fail(err, err_len, "the byte tokenizer of built-in models has no GGUF form");
+    const char *pre = b->byte_level ? spec_pre_name(b) : NULL;
+    if (b->byte_level && !pre)
+        return spec_fail(err, err_len, "its pre-tokenizer is none that GGUF's tokenizer.ggml.pre names "
+                         "(the GPT-2, LLaMA-3, Qwen2 and SmolLM2 ones)");
+    if (!b->byte_level && !b->byte_fallback)
+        return spec_fail(err, err_len, "a SentencePiece tokenizer without byte fallback has no GGUF form");
+    if (n_vocab < b->n_ids)
+        return spec_fail(err, err_len, "the tokenizer has %d ids, the model's vocabulary only %d", b->n_ids, n_vocab);
+    int n = n_vocab; // GGUF lists one token per embedding row: padding rows as [PADi], unused
+    o->tokens = lm_malloc((size_t)n * sizeof *o->tokens);
+    o->types = lm_malloc((size_t)n * sizeof *o->types);
+    if (!b->byte_level) {
+        o->scores = lm_malloc((size_t)n * sizeof *o->scores);
+        for (int i = 0; i < n; i++) o->scores[i] = -1e9f;
+    }
+    for (int i = 0; i < n; i++) {
+        char hole[32];
+        snprintf(hole, sizeof hole, "[PAD%d]", i);
+        const char *s = i < b->n_ids ? b->str[i] : NULL;
+        o->tokens[i] = lm_strdup(s ? s : hole);
+        o->types[i] = !s ? 5 : i == b->unk ? 2 : !b->byte_level && spec_is_byte_token(s) ? 6 : 1;
+    }
+    for (int i = 0; i < b->n_added; i++)
+        if (b->added[i].id != b->unk) o->types[b->added[i].id] = b->added[i].special ? 3 : 4;
+    spec_out_merges(b, o);
+    snprintf(o->pre, sizeof o->pre, "%s", pre ? pre : "default");
+    o->spec = (TokSpec){.spm = !b->byte_level, .n_vocab = n, .tokens = (const char *const *)o->tokens,
+                        .scores = o->scores, .types = o->types, .n_merges = o->spec.n_merges,
+                        .merges = (const char *const *)o->merges, .pre = o->pre, .bos = t->bos,
+                        .eos = t->eos, .unk = b->unk, .pad = t->pad, .add_bos = t->add_bos,
+                        .add_eos = t->add_eos};
+    return 0;
+}
+
+void tokspec_buf_free(TokSpecBuf *o) {
+    for (int i = 0; o->tokens && i < o->spec.n_vocab; i++) free(o->tokens[i]);
+    for (int i = 0; o->merges && i < o->spec.n_merges; i++) free(o->merges[i]);
+    free(o->tokens), free(o->merges), free(o->scores), free(o->types);
+    memset(o, 0, sizeof *o);
 }

@@ -4,10 +4,10 @@ each vendor's own code, for tests/shell/test_chat.sh:
   mistral  mistral-common 1.13.1's MistralTokenizer.encode_chat_completion (Mistral-7B v1)
   chatml   SmolLM2-135M-Instruct's own Jinja template (from its GGUF), rendered by jinja2 with
            add_generation_prompt, encoded by HF tokenizers (TOKDIR/smollm2.json)
-and tiny LlamaForCausalLM / MistralForCausalLM directories in OUT (random weights, saved by
-transformers 4.49) that carry the real LLaMA-3 and Mistral tokenizer.json and a
-tokenizer_config.json chat template, so that lemma reads the tokenizer and the template as a
-user's model directory gives them. Writes OUT/refs.json:
+and tiny LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM directories in OUT (random
+weights, saved by transformers 4.49) that carry the real LLaMA-3, Mistral and Qwen
+tokenizer.json and a tokenizer_config.json chat template, so that lemma reads the tokenizer
+and the template as a user's model directory gives them (test_chat, test_from, test_export). Writes OUT/refs.json:
   {family: [{"system": S or null, "user": U, "ids": [...]}, ...]}."""
 import json, os, sys
 from pathlib import Path
@@ -63,7 +63,8 @@ for sys_msg in [None, SYSTEM]:
         refs["chatml"].append({"system": sys_msg, "user": u, "ids": smol.encode(text, add_special_tokens=False).ids})
 
 # Tiny model directories with the real tokenizers (the weights do not matter here).
-from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 torch.manual_seed(0)
 small = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
@@ -73,12 +74,17 @@ LLAMA3_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|
                    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
 MISTRAL_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + "
                     "' [/INST]' }}{% else %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}")
+CHATML_TEMPLATE = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
+                   "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 for name, cls, cfgcls, vocab, bos, eos, tok, tmpl_text in [
         ("llama3", LlamaForCausalLM, LlamaConfig, 128256, 128000, [128001, 128009], "llama3.json", LLAMA3_TEMPLATE),
-        ("mistral", MistralForCausalLM, MistralConfig, 32000, 1, 2, "mistral.json", MISTRAL_TEMPLATE)]:
+        ("mistral", MistralForCausalLM, MistralConfig, 32000, 1, 2, "mistral.json", MISTRAL_TEMPLATE),
+        # Qwen2 as Qwen2.5-7B has it: q/k/v biases, an untied head, the vocabulary padded to 151936
+        ("qwen2", Qwen2ForCausalLM, Qwen2Config, 151936, None, [151645, 151643], "qwen.json", CHATML_TEMPLATE)]:
     d = os.path.join(out, name)
-    cls(cfgcls(vocab_size=vocab, bos_token_id=bos, eos_token_id=eos, **small)).save_pretrained(d, safe_serialization=True)
+    kw = dict(small, tie_word_embeddings=name != "qwen2")
+    cls(cfgcls(vocab_size=vocab, bos_token_id=bos, eos_token_id=eos, **kw)).save_pretrained(d, safe_serialization=True)
     Tokenizer.from_file(os.path.join(tokdir, tok)).save(os.path.join(d, "tokenizer.json"))
     json.dump({"chat_template": tmpl_text}, open(os.path.join(d, "tokenizer_config.json"), "w"))
 json.dump(refs, open(os.path.join(out, "refs.json"), "w"))
-print("made", sorted(refs), "and", ["llama3", "mistral"])
+print("made", sorted(refs), "and", ["llama3", "mistral", "qwen2"])
