@@ -43,8 +43,9 @@ float sample_uniform(uint64_t seed, long problem, int sample, int position);
 // Else p = softmax(logits / temperature) over the candidates: every token in id order, or
 // with top_k / top_p the tokens in order of decreasing logit (ties: lower id first), cut to
 // the first top_k, then to the shortest prefix whose mass reaches top_p of theirs. The
-// token is where u * (the candidates' mass) falls along that order. idx (V ints) and p (V
-// doubles) are work space.
+// token is where u * (the candidates' mass) falls along that order. The vocabulary is never
+// sorted: top_k selects with a heap of k, top_p sorts only the tokens of the most likely
+// log-probability buckets that reach its mass. idx (V ints) and p (V doubles) are work space.
 int sample_token(const float *logits, int V, const SampleStrategy *s, float u, int *idx,
                  double *p);
 

@@ -26,12 +26,62 @@ static int sample_argmax(const float *logits, int V) {
     return best;
 }
 
-// Decreasing logit, then increasing id: a total order, so the sort is deterministic.
+// The order of candidates: decreasing logit, then increasing id (NaN logits last): a total
+// order, so every selection below is deterministic.
+static inline float sample_key(const float *l, int i) { return l[i] == l[i] ? l[i] : -INFINITY; }
+static inline int sample_before(const float *l, int i, int j) {
+    float a = sample_key(l, i), b = sample_key(l, j);
+    return a != b ? a > b : i < j;
+}
+
 static int sample_cmp(const void *a, const void *b, void *ctx) {
-    const float *l = ctx;
     int i = *(const int *)a, j = *(const int *)b;
-    if (l[i] != l[j]) return l[i] > l[j] ? -1 : 1;
-    return (i > j) - (i < j);
+    return i == j ? 0 : sample_before(ctx, i, j) ? -1 : 1;
+}
+
+// Restores the heap below h[at]: the root is the candidate that comes last in the order.
+static void sample_sift(int *h, int n, int at, const float *l) {
+    for (;;) {
+        int c = 2 * at + 1;
+        if (c >= n) return;
+        if (c + 1 < n && sample_before(l, h[c], h[c + 1])) c++;
+        if (!sample_before(l, h[at], h[c])) return;
+        int t = h[at];
+        h[at] = h[c], h[c] = t, at = c;
+    }
+}
+
+// The first k tokens in the order, sorted, into idx[0..k): a heap of k, O(V log k).
+static void sample_top_k(const float *l, int V, int k, int *idx) {
+    for (int i = 0; i < k; i++) idx[i] = i;
+    for (int i = k / 2 - 1; i >= 0; i--) sample_sift(idx, k, i, l);
+    for (int v = k; v < V; v++)
+        if (sample_before(l, v, idx[0])) idx[0] = v, sample_sift(idx, k, 0, l);
+    qsort_r(idx, (size_t)k, sizeof(int), sample_cmp, (void *)l);
+}
+
+// Buckets of log-probability (width 1/4 nat below the largest) for the top-p prefix.
+enum { SAMPLE_BUCKETS = 256 };
+static inline int sample_bucket(double x) {
+    double b = -4.0 * x; // x = (logit - max) / temperature <= 0; NaN: the last bucket
+    return b < SAMPLE_BUCKETS - 1 ? (int)b : SAMPLE_BUCKETS - 1;
+}
+
+// A prefix of the order that holds at least `want` of the mass, sorted, into idx: the
+// tokens of the most likely buckets that reach it (one more bucket as margin for rounding),
+// so that only they are sorted, not the vocabulary. Returns their number.
+static int sample_top_p_set(const float *l, int V, double mx, double inv_t, const double *p,
+                            double want, int *idx) {
+    double mass[SAMPLE_BUCKETS] = {0};
+    for (int v = 0; v < V; v++) mass[sample_bucket(((double)l[v] - mx) * inv_t)] += p[v];
+    int last = 0;
+    for (double cum = mass[0]; cum < want && last < SAMPLE_BUCKETS - 1;) cum += mass[++last];
+    if (last < SAMPLE_BUCKETS - 1) last++;
+    int n = 0;
+    for (int v = 0; v < V; v++)
+        if (sample_bucket(((double)l[v] - mx) * inv_t) <= last) idx[n++] = v;
+    qsort_r(idx, (size_t)n, sizeof(int), sample_cmp, (void *)l);
+    return n;
 }
 
 // The candidate where target falls along idx[0..n) (weights p[idx[.]]); the last one when
@@ -54,13 +104,17 @@ int sample_token(const float *logits, int V, const SampleStrategy *s, float u, i
         double x = ((double)logits[v] - mx) * inv_t;
         p[v] = x == x ? exp(x) : 0.0; // NaN logits never drawn
         idx[v] = v;
+        total += p[v];
     }
-    int filter = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f, n = V;
-    if (filter) {
-        qsort_r(idx, (size_t)V, sizeof(int), sample_cmp, (void *)logits);
-        if (s->top_k > 0 && s->top_k < V) n = s->top_k;
+    int n = V;
+    if (s->top_k > 0 && s->top_k < V) {
+        n = s->top_k;
+        sample_top_k(logits, V, n, idx);
+        total = 0.0;
+        for (int i = 0; i < n; i++) total += p[idx[i]];
+    } else if (s->top_p < 1.0f) {
+        n = sample_top_p_set(logits, V, mx, inv_t, p, (double)s->top_p * total, idx);
     }
-    for (int i = 0; i < n; i++) total += p[idx[i]];
     if (s->top_p < 1.0f) {
         double want = (double)s->top_p * total, cum = 0.0;
         int keep = 0;

@@ -63,6 +63,98 @@ static void test_temperature_topk_topp(void) {
     EXPECT(share[1] > 0.9999, "top-p 0.5: token 1 share %.5f", share[1]);
 }
 
+// ---------------------------------------------------------------------------
+// sampling over a real-sized vocabulary (49,152: SmolLM2's) on a fixed context
+
+typedef struct {
+    const float *l;
+} RefOrder;
+static RefOrder ref_order;
+// The reference order, written apart from the sampler: (logit desc, id asc).
+static int ref_cmp(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    double x = ref_order.l[i], y = ref_order.l[j];
+    return x > y ? -1 : x < y ? 1 : (i > j) - (i < j);
+}
+
+// The candidates of a strategy by definition: the whole vocabulary sorted, cut to top_k, then
+// to the shortest prefix of mass >= top_p; p: their softmax weights at the temperature.
+static int ref_candidates(const float *l, int V, const SampleStrategy *s, int *ord, double *p) {
+    double mx = -INFINITY;
+    for (int v = 0; v < V; v++) mx = fmax(mx, l[v]), ord[v] = v;
+    for (int v = 0; v < V; v++) p[v] = exp(((double)l[v] - mx) / (double)s->temperature);
+    ref_order.l = l;
+    qsort(ord, (size_t)V, sizeof(int), ref_cmp);
+    int n = s->top_k > 0 && s->top_k < V ? s->top_k : V;
+    double total = 0, cum = 0;
+    for (int i = 0; i < n; i++) total += p[ord[i]];
+    if (s->top_p >= 1.0f) return n;
+    int keep = 0;
+    while (keep < n && (keep == 0 || cum < (double)s->top_p * total)) cum += p[ord[keep++]];
+    return keep;
+}
+
+// The chi-square critical value at upper tail 0.001 (Wilson-Hilferty, z = 3.09).
+static double chi2_crit(int df) {
+    double a = 2.0 / (9.0 * df);
+    return df * pow(1.0 - a + 3.09 * sqrt(a), 3);
+}
+
+// Draws n tokens with keyed uniforms and tests their counts against the reference softmax
+// over the reference candidates (bins of expected count < 5 pooled); no token outside them.
+static void check_vocab_draws(const float *l, int V, const SampleStrategy *s, int n,
+                              const char *what) {
+    int *ord = malloc((size_t)V * sizeof(int)), *idx = malloc((size_t)V * sizeof(int));
+    double *p = malloc((size_t)V * sizeof(double)), *work = malloc((size_t)V * sizeof(double));
+    int *rank = malloc((size_t)V * sizeof(int)), *count = calloc((size_t)V, sizeof(int));
+    int nc = ref_candidates(l, V, s, ord, p), outside = 0;
+    for (int v = 0; v < V; v++) rank[v] = -1;
+    for (int i = 0; i < nc; i++) rank[ord[i]] = i;
+    for (int i = 0; i < n; i++) {
+        int t = sample_token(l, V, s, sample_uniform(5, 1000 + i, 0, 3), idx, work);
+        if (rank[t] < 0) outside++;
+        else count[rank[t]]++;
+    }
+    double total = 0, chi2 = 0, pool_e = 0, pool_o = 0;
+    for (int i = 0; i < nc; i++) total += p[ord[i]];
+    int bins = 0;
+    for (int i = 0; i < nc; i++) {
+        double e = n * p[ord[i]] / total;
+        if (e < 5) pool_e += e, pool_o += count[i];
+        else chi2 += (count[i] - e) * (count[i] - e) / e, bins++;
+    }
+    if (pool_e > 0) chi2 += (pool_o - pool_e) * (pool_o - pool_e) / pool_e, bins++;
+    EXPECT(outside == 0, "%s: %d of %d draws outside the %d candidates", what, outside, n, nc);
+    EXPECT(bins >= 10, "%s: only %d bins: the test says little", what, bins);
+    EXPECT(chi2 < chi2_crit(bins - 1), "%s: chi-square %.1f over %d bins (critical %.1f at "
+           "0.001)", what, chi2, bins, chi2_crit(bins - 1));
+    printf("  %s: %d candidates, %d bins, chi-square %.1f (critical %.1f)\n", what, nc, bins,
+           chi2, chi2_crit(bins - 1));
+    free(ord), free(idx), free(p), free(work), free(rank), free(count);
+}
+
+static void test_large_vocab_chi_square(void) {
+    const int V = 49152, T = 6;
+    ModelConfig mc = {.vocab = V, .dim = 32, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1,
+                      .head_dim = 16, .ffn_dim = 64, .max_seq = 16, .rope_theta = 10000.0f,
+                      .norm_eps = 1e-5f, .init_std = 0.5f, .tied = 1};
+    Model m;
+    model_init(&m, &mc, be, 7);
+    int ctx[6] = {812, 40000, 7, 31337, 5, 49151};
+    model_forward(&m, ctx, NULL, 1, T);
+    float *all = malloc((size_t)T * V * sizeof(float));
+    model_logits(&m, all);
+    const float *l = all + (size_t)(T - 1) * V; // the next token after the context
+    SampleStrategy full = {1.0f, 0, 1.0f}, k40 = {0.7f, 40, 1.0f}, p90 = {0.8f, 0, 0.9f},
+                   kp = {1.0f, 200, 0.8f};
+    check_vocab_draws(l, V, &full, 6000, "temperature 1, whole vocabulary");
+    check_vocab_draws(l, V, &k40, 6000, "temperature 0.7, top-k 40");
+    check_vocab_draws(l, V, &p90, 6000, "temperature 0.8, top-p 0.9");
+    check_vocab_draws(l, V, &kp, 6000, "top-k 200 then top-p 0.8");
+    free(all);
+    model_free(&m);
+}
+
 static void test_uniform_keyed(void) {
     float a = sample_uniform(7, 3, 1, 5), b = sample_uniform(7, 3, 1, 5);
     EXPECT(a == b && a >= 0 && a < 1, "the same key gives %g and %g", a, b);
@@ -290,6 +382,7 @@ int main(void) {
     be = backend_cpu_create(0);
     RUN_TEST(test_greedy_ties_lowest_id);
     RUN_TEST(test_temperature_topk_topp);
+    RUN_TEST(test_large_vocab_chi_square);
     RUN_TEST(test_uniform_keyed);
     RUN_TEST(test_pass_at_k);
     RUN_TEST(test_batch_invariance);
