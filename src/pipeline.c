@@ -331,9 +331,10 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
             return 2;
     pipeline_paths(p);
     if (hub_open(&p->h, cfg, err, err_len) != 0) return 2;
-    lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters, run "
-            "directory %s", p->h.be->name, p->h.be->threads, dist.size,
-            p->h.m.layout.n_params / 1e6, p->run_dir);
+    lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters%s%s, "
+            "prompt format %s, run directory %s", p->h.be->name, p->h.be->threads, dist.size,
+            p->h.m.layout.n_params / 1e6, p->h.imported ? " imported from " : "",
+            p->h.imported ? p->h.source : "", chat_name(&p->h.tok.chat), p->run_dir);
     return 0;
 }
 

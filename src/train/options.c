@@ -93,9 +93,10 @@ int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, ch
     o->cfg = cfg;
     o->ckpt_dir = o->run_dir;
     if (!strcmp(phase, "pretrain") || !strcmp(phase, "finetune")) phase_overrides(o, cfg, phase);
-    if (o->seq_len > cfg_int(cfg, "model.max_seq")) {
+    long max_seq = (long)cfg_int(cfg, "model.max_seq"); // 0: the model's own (trainer_init)
+    if (max_seq > 0 && o->seq_len > max_seq) {
         snprintf(err, err_len, "%s: train.seq_len = %d exceeds model.max_seq = %ld", cfg->path,
-                 o->seq_len, (long)cfg_int(cfg, "model.max_seq"));
+                 o->seq_len, max_seq);
         return 2;
     }
     double left;

@@ -275,6 +275,11 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
     memset(t, 0, sizeof *t);
     t->m = m, t->d = d, t->tok = tok, t->o = o, t->T = o->seq_len;
     t->config_text = config_dump_text(o->cfg);
+    if (o->seq_len > m->cfg.max_seq) {
+        snprintf(err, err_len, "train.seq_len = %d exceeds the model's context of %d tokens "
+                 "(model.max_seq)", o->seq_len, m->cfg.max_seq);
+        return -1;
+    }
     if (d->n == 0) {
         snprintf(err, err_len, "no training records (every record longer than train.seq_len "
                  "+ 1 = %d tokens?)", o->seq_len + 1);
