@@ -145,6 +145,7 @@ static int phase_pretrain(Pipeline *p, char *err, size_t err_len) {
     train_data_init(&d, o.seq_len);
     int rc = pretrain_data(p, &d, err, err_len) ? PHASE_BAD_INPUT : PHASE_DONE;
     if (rc == PHASE_DONE) rc = train_status(train_phase(&p->h.m, &d, &p->h.tok, &o, err, err_len));
+    model_release_training(&p->h.m); // the phases after it decode: no gradients, moments
     if (rc == PHASE_DONE) p->holds = HOLD_BASE, p->step = o.steps;
     train_data_free(&d);
     return rc;
@@ -248,6 +249,7 @@ static int phase_finetune(Pipeline *p, char *err, size_t err_len) {
     train_data_init(&d, o.seq_len);
     rc = finetune_data(p, &d, err, err_len) ? PHASE_BAD_INPUT : PHASE_DONE;
     if (rc == PHASE_DONE) rc = train_status(train_phase(&p->h.m, &d, &p->h.tok, &o, err, err_len));
+    model_release_training(&p->h.m); // the phases after it decode: no gradients, moments
     if (rc == PHASE_DONE) p->holds = HOLD_FINAL, p->step = o.steps;
     if (rc != PHASE_DONE) p->holds = HOLD_INIT; // partly trained: reload before any use
     train_data_free(&d);
@@ -330,7 +332,10 @@ static int pipeline_open(Pipeline *p, const Config *cfg, char *err, size_t err_l
                              cfg_str(cfg, "pipeline.export_dtype"), err, err_len) != 0)
             return 2;
     pipeline_paths(p);
-    if (hub_open(&p->h, cfg, err, err_len) != 0) return 2;
+    unsigned use = (has_phase(cfg, "pretrain") || has_phase(cfg, "finetune") ? HUB_USE_TRAIN : 0) |
+                   (has_phase(cfg, "sample") ? HUB_USE_SAMPLE : 0) |
+                   (has_phase(cfg, "eval") ? HUB_USE_EVAL : 0);
+    if (hub_open_for(&p->h, cfg, use, err, err_len) != 0) return 2;
     lm_info("lemma run: %s backend (%d threads per rank), %d rank(s), %.2fM parameters%s%s, "
             "prompt format %s, run directory %s", p->h.be->name, p->h.be->threads, dist.size,
             p->h.m.layout.n_params / 1e6, p->h.imported ? " imported from " : "",

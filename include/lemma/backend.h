@@ -38,6 +38,9 @@ struct Backend {
     // ---- memory. alloc never returns NULL: out of memory is fatal with the sizes asked for.
     void *(*alloc)(Backend *b, size_t bytes, const char *what);
     void (*free)(Backend *b, void *p);
+    // The memory an alloc of `bytes` takes (its rounding to pages; the memory plan counts
+    // this); NULL: bytes.
+    size_t (*alloc_bytes)(const Backend *b, size_t bytes);
     void (*upload)(Backend *b, void *dst, const void *src_host, size_t bytes);
     void (*download)(Backend *b, void *dst_host, const void *src, size_t bytes);
     void (*zero)(Backend *b, void *p, size_t bytes);
@@ -142,6 +145,8 @@ struct Backend {
     // A copy of w (OC,C) in the layout matmul_rows reads, in a new buffer (b->free frees it);
     // a copy: later changes to w do not show in it. NULL where matmul_rows takes w as is.
     void *(*pack_rows)(Backend *b, const void *w, int C, int OC);
+    // The bytes pack_rows allocates for (OC, C) weights (the memory plan); with pack_rows.
+    size_t (*pack_rows_bytes)(const Backend *b, int C, int OC);
 
     // ---- data parallelism on backend memory, over the MPI world (src/train/phase.c). NULL
     // where the backend has none: the CPU's buffers are host memory, on which the trainer
@@ -159,8 +164,17 @@ struct Backend {
     void (*dp_reduce_scatter)(Backend *b, float *buf, const size_t *counts, const size_t *displs);
     void (*dp_allgather)(Backend *b, float *buf, const size_t *counts, const size_t *displs);
 
+    // Free and total bytes of backend memory that is not host memory (the memory plan
+    // checks against it); NULL on host-memory backends. 0, or -1 when unknown.
+    int (*mem_info)(Backend *b, size_t *free_bytes, size_t *total_bytes);
+
     void (*destroy)(Backend *b);
 };
+
+// be->alloc_bytes(be, bytes), or bytes where the backend has no such op.
+static inline size_t backend_alloc_bytes(const Backend *be, size_t bytes) {
+    return be->alloc_bytes ? be->alloc_bytes(be, bytes) : bytes;
+}
 
 // CPU backend with `threads` OpenMP threads (0: OMP_NUM_THREADS or all cores).
 Backend *backend_cpu_create(int threads);

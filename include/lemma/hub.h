@@ -39,9 +39,38 @@ int hub_open_model(HubModel *h, const Config *cfg, const char *model, char *err,
 // The tokenizer (and chat template, stop ids) of cfg's model alone, without its weights.
 int hub_open_tokenizer(Tokenizer *tok, const Config *cfg, char *err, size_t err_len);
 
+// What a process will do with the model it opens: the memory plan counts these (HUB_USE_*).
+enum { HUB_USE_TRAIN = 1, HUB_USE_SAMPLE = 2, HUB_USE_EVAL = 4 };
+
 // The tokenizer, the backend (run.device, run.precision, run.threads shared among the node's
-// ranks) and on it the model of cfg, initialised from run.seed. 0, or -1 with err.
+// ranks) and on it the model of cfg, initialised from run.seed, after the memory plan for
+// `use` (hub_memory_check) has passed. 0, or -1 with err.
+int hub_open_for(HubModel *h, const Config *cfg, unsigned use, char *err, size_t err_len);
+// hub_open_for with no use beyond holding the model (the plan is printed only if it refuses).
 int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len);
+
+// The memory plan of one rank (hub/memory.c), in bytes: from the same tables that the
+// allocations use (model_acts_bytes, model_decode_bytes), before anything is allocated.
+typedef struct {
+    double base;             // the process before the model (libraries, tokenizer, data)
+    double params;           // fp32 parameters and, below fp32, their compute copy
+    double import;           // weight files mapped while an imported model is read
+    double grads, optim, acts; // training (HUB_USE_TRAIN): optim sharded under train.zero
+    int train_B, train_T;
+    double decode;           // KV cache, decode buffers, packed weights of the largest decoder
+    int decode_slots, ctx;   // its sequences (decode_key) and positions (model.max_seq)
+    const char *decode_key;
+    double host_peak;        // host memory at the peak (base included)
+    double device_peak;      // backend memory that is not host memory (GPU); 0 on the CPU
+    const char *peak_at;     // "training", "decoding", "importing", "holding the model"
+} HubMemPlan;
+void hub_memory_plan(HubMemPlan *p, const Config *cfg, const ModelConfig *mc, const Backend *be,
+                     unsigned use, double import_bytes);
+// The plan, printed on rank 0 when use is not 0, checked against the node's memory for all
+// its ranks (run.memory_limit, else MemAvailable and the cgroup's room) and the GPU's free
+// memory. Collective; 0 fits (or run.memory_check is false), -1 with the figures in err.
+int hub_memory_check(const Config *cfg, const ModelConfig *mc, Backend *be, unsigned use,
+                     double import_bytes, char *err, size_t err_len);
 void hub_close(HubModel *h);
 // Parameters (no optimizer state) from `path`: a run directory (the newest loadable checkpoint
 // of PATH/ckpt) or a checkpoint file. Collective; 0 loaded (from, step set), 1 no checkpoint

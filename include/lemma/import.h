@@ -31,6 +31,8 @@ int import_read_params(ImportModel *im, const ParamLayout *pl, float *host, size
                        size_t hi, char *err, size_t err_len);
 const char *import_format(const ImportModel *im); // "hf" or "gguf"
 const char *import_path(const ImportModel *im);
+// Bytes of the weight files, mapped while import_read_params reads them (the memory plan).
+size_t import_file_bytes(const ImportModel *im);
 // The Hugging Face directory (tokenizer.json, tokenizer_config.json live there); NULL for GGUF.
 const char *import_dir(const ImportModel *im);
 // The family: "llama", "qwen2" or "mistral" (GGUF: its general.architecture).

@@ -135,6 +135,11 @@ void model_zero_grad(Model *m);
 void model_params_changed(Model *m);
 // (Re)allocates activations for batches up to B x T.
 void model_alloc_acts(Model *m, int B, int T);
+// The bytes model_alloc_acts allocates on be for (B,T).
+size_t model_acts_bytes(const ModelConfig *mc, const Backend *be, int B, int T);
+// Frees what only training needs (activations, gradients, optimizer moments and range): a
+// phase that only decodes after a training phase does not carry them.
+void model_release_training(Model *m);
 
 // Packed rows for the next forward (and its backward): seg (B*T) record ids (attention stays
 // inside a record) and pos (B*T) positions within the record (RoPE). Host arrays that must
@@ -212,6 +217,9 @@ typedef struct {
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
                        int max_logits, DType kv);
 void model_decode_free(ModelDecode *d, Model *m);
+// The bytes model_decode_init allocates for these arguments on be (packed weights included).
+size_t model_decode_bytes(const ModelConfig *mc, const Backend *be, int slots, int ctx,
+                          int max_rows, int max_logits, DType kv);
 // One step over n rows: row i feeds token tok[i] at position pos[i] of slot slot[i] (its
 // keys and values go into the cache; positions 0 .. pos[i]-1 of the slot must have been fed
 // by earlier steps or earlier rows of this one). The last n_logits rows get logits: returns

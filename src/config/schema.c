@@ -25,6 +25,12 @@ const CfgEntry cfg_schema[] = {
      "wall-clock limit as [D-]HH:MM:SS; the job checkpoints and stops before it (empty: none)"},
     {"run.stop_margin", CFG_INT, "300", 0, 1e7, NULL,
      "seconds before run.time_limit (or Slurm's end time) at which to checkpoint and stop"},
+    {"run.memory_limit", CFG_FLOAT, "0", 0, 1e9, NULL,
+     "GiB of memory the ranks of one node may use together; 0 = what the node has available "
+     "(MemAvailable, and the cgroup's limit under Slurm); the job refuses to start when its "
+     "memory plan does not fit (docs/models.md)"},
+    {"run.memory_check", CFG_BOOL, "true", NO_RANGE, NULL,
+     "refuse to start when the memory plan exceeds the memory available (false: warn only)"},
 
     // model
     {"model.dim", CFG_INT, "256", 8, 65536, NULL, "model width"},

@@ -18,7 +18,7 @@
 static int eval_run(const Config *cfg, const EvalOptions *o, const char *from, const char *label) {
     HubModel h;
     char err[1024];
-    int rc = hub_open(&h, cfg, err, sizeof err);
+    int rc = hub_open_for(&h, cfg, HUB_USE_EVAL, err, sizeof err);
     if (rc == 0) {
         rc = hub_load(&h, from, err, sizeof err);
         if (rc == 1)

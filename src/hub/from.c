@@ -94,7 +94,7 @@ int hub_from_reload(HubModel *h, char *err, size_t err_len) {
     return rc;
 }
 
-int hub_from_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
+int hub_from_open(HubModel *h, const Config *cfg, unsigned use, char *err, size_t err_len) {
     const char *from = cfg_str(cfg, "model.from");
     ImportModel *im;
     double t0 = lm_now();
@@ -110,6 +110,9 @@ int hub_from_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
         h->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
                                dist_threads_per_rank((int)cfg_int(cfg, "run.threads")),
                                dist.local_rank);
+        rc = hub_memory_check(cfg, &mc, h->be, use, (double)import_file_bytes(im), err, err_len);
+    }
+    if (rc == 0) {
         model_alloc(&h->m, &mc, h->be);
         h->imported = 1;
         snprintf(h->source, sizeof h->source, "%s", from);

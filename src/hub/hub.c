@@ -9,11 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
+int hub_open_for(HubModel *h, const Config *cfg, unsigned use, char *err, size_t err_len) {
     memset(h, 0, sizeof *h);
     h->step = -1;
     if (cfg_str(cfg, "model.from")[0]) {
-        if (hub_from_open(h, cfg, err, err_len) == 0) return 0;
+        if (hub_from_open(h, cfg, use, err, err_len) == 0) return 0;
         hub_close(h);
         return -1;
     }
@@ -27,8 +27,16 @@ int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
     h->be = backend_create(cfg_str(cfg, "run.device"), cfg_str(cfg, "run.precision"),
                            dist_threads_per_rank((int)cfg_int(cfg, "run.threads")),
                            dist.local_rank);
+    if (hub_memory_check(cfg, &mc, h->be, use, 0, err, err_len) != 0) {
+        hub_close(h);
+        return -1;
+    }
     model_init(&h->m, &mc, h->be, (uint64_t)cfg_int(cfg, "run.seed"));
     return 0;
+}
+
+int hub_open(HubModel *h, const Config *cfg, char *err, size_t err_len) {
+    return hub_open_for(h, cfg, 0, err, err_len);
 }
 
 void hub_close(HubModel *h) {

@@ -364,6 +364,12 @@ void import_close(ImportModel *im) {
 const ModelConfig *import_config(const ImportModel *im) { return &im->mc; }
 const char *import_format(const ImportModel *im) { return im->gguf ? "gguf" : "hf"; }
 const char *import_path(const ImportModel *im) { return im->path; }
+
+size_t import_file_bytes(const ImportModel *im) {
+    size_t sum = 0;
+    for (int i = 0; i < im->n_files; i++) sum += im->files[i].size;
+    return sum;
+}
 const char *import_dir(const ImportModel *im) { return im->dir; }
 const char *import_family(const ImportModel *im) { return im->family; }
 int import_bos(const ImportModel *im) { return im->bos; }

@@ -44,6 +44,58 @@ static void dec_pack_weights(ModelDecode *d, Model *m) {
     d->lm_head = dec_pack(m, m->layout.lm_head, C, mc->vocab);
 }
 
+// The step buffers of a decode state: where each goes, its bytes and name (one table for
+// model_decode_init, model_decode_free and model_decode_bytes). The first two are the cache.
+enum { DEC_BUFS = 14 };
+typedef struct {
+    void **ptr;
+    size_t bytes;
+    const char *what;
+} DecBuf;
+
+static void dec_table(ModelDecode *d, const ModelConfig *mc, int slots, int ctx, int max_rows,
+                      int max_logits, DType kv, size_t as, DecBuf *t) {
+    size_t R = (size_t)max_rows, C = mc->dim, F = mc->ffn_dim, is = sizeof(int);
+    size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
+    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, dec_round_ctx(ctx)) * lm_dtype_size(kv);
+    DecBuf tab[DEC_BUFS] = {
+        {&d->kc, cache, "KV cache (keys)"},
+        {&d->vc, cache, "KV cache (values)"},
+        {&d->x, R * C * as, "decode: residual stream"},
+        {&d->ln, R * C * as, "decode: norm output"},
+        {&d->qkv, R * qkvd * as, "decode: qkv"},
+        {&d->att, R * hq * as, "decode: attention"},
+        {&d->proj, R * C * as, "decode: projection"},
+        {&d->h13, R * 2 * F * as, "decode: MLP hidden"},
+        {&d->sw, R * F * as, "decode: SwiGLU"},
+        {(void **)&d->rstd, R * sizeof(float), "decode: rstd"},
+        {&d->logits, (size_t)max_logits * mc->vocab * as, "decode: logits"},
+        {(void **)&d->tok, R * is, "decode: tokens"},
+        {(void **)&d->slot, R * is, "decode: slots"},
+        {(void **)&d->pos, R * is, "decode: positions"},
+    };
+    memcpy(t, tab, sizeof tab);
+}
+
+static size_t dec_packed_bytes(const Backend *be, int C, int OC) {
+    return backend_alloc_bytes(be, be->pack_rows_bytes(be, C, OC));
+}
+
+size_t model_decode_bytes(const ModelConfig *mc, const Backend *be, int slots, int ctx,
+                          int max_rows, int max_logits, DType kv) {
+    ModelDecode d;
+    DecBuf t[DEC_BUFS];
+    dec_table(&d, mc, slots, ctx, max_rows, max_logits, kv, be->act_size, t);
+    size_t sum = (size_t)max_logits * mc->vocab * sizeof(float); // logits_host
+    for (int i = 0; i < DEC_BUFS; i++) sum += backend_alloc_bytes(be, t[i].bytes);
+    if (!be->pack_rows) return sum;
+    int C = mc->dim, F = mc->ffn_dim, hq = mc->n_heads * mc->head_dim;
+    int qkvd = hq + 2 * mc->n_kv_heads * mc->head_dim;
+    size_t layer = dec_packed_bytes(be, C, qkvd) + dec_packed_bytes(be, hq, C) +
+                   dec_packed_bytes(be, C, 2 * F) + dec_packed_bytes(be, F, C);
+    return sum + (size_t)mc->n_layers * layer + dec_packed_bytes(be, C, mc->vocab);
+}
+
 void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_rows,
                        int max_logits, DType kv) {
     const ModelConfig *mc = &m->cfg;
@@ -57,35 +109,21 @@ void model_decode_init(ModelDecode *d, Model *m, int slots, int ctx, int max_row
     memset(d, 0, sizeof *d);
     d->kv = kv, d->slots = slots, d->ctx = ctx, d->stride = dec_round_ctx(ctx), d->max_rows = max_rows;
     d->max_logits = max_logits;
-    size_t as = be->act_size, R = (size_t)max_rows, C = mc->dim, F = mc->ffn_dim;
-    size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
-    size_t cache = (size_t)mc->n_layers * dec_layer_elems(mc, slots, d->stride) * lm_dtype_size(kv);
-    d->kc = be->alloc(be, cache, "KV cache (keys)");
-    d->vc = be->alloc(be, cache, "KV cache (values)");
-    be->zero(be, d->kc, cache); // padded positions are read (and masked): keep them finite
-    be->zero(be, d->vc, cache);
-    d->x = be->alloc(be, R * C * as, "decode: residual stream");
-    d->ln = be->alloc(be, R * C * as, "decode: norm output");
-    d->qkv = be->alloc(be, R * qkvd * as, "decode: qkv");
-    d->att = be->alloc(be, R * hq * as, "decode: attention");
-    d->proj = be->alloc(be, R * C * as, "decode: projection");
-    d->h13 = be->alloc(be, R * 2 * F * as, "decode: MLP hidden");
-    d->sw = be->alloc(be, R * F * as, "decode: SwiGLU");
-    d->rstd = be->alloc(be, R * sizeof(float), "decode: rstd");
-    d->logits = be->alloc(be, (size_t)max_logits * mc->vocab * as, "decode: logits");
-    d->tok = be->alloc(be, R * sizeof(int), "decode: tokens");
-    d->slot = be->alloc(be, R * sizeof(int), "decode: slots");
-    d->pos = be->alloc(be, R * sizeof(int), "decode: positions");
+    DecBuf t[DEC_BUFS];
+    dec_table(d, mc, slots, ctx, max_rows, max_logits, kv, be->act_size, t);
+    for (int i = 0; i < DEC_BUFS; i++) *t[i].ptr = be->alloc(be, t[i].bytes, t[i].what);
+    be->zero(be, d->kc, t[0].bytes); // padded positions are read (and masked): keep them finite
+    be->zero(be, d->vc, t[1].bytes);
     d->logits_host = lm_malloc((size_t)max_logits * mc->vocab * sizeof(float));
     dec_pack_weights(d, m);
 }
 
 void model_decode_free(ModelDecode *d, Model *m) {
     Backend *be = m->be;
-    void *bufs[] = {d->kc, d->vc,  d->x,      d->ln,  d->qkv,  d->att, d->proj,
-                    d->h13, d->sw, d->rstd,   d->logits, d->tok, d->slot, d->pos};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
+    DecBuf t[DEC_BUFS];
+    dec_table(d, &m->cfg, d->slots, d->ctx, d->max_rows, d->max_logits, d->kv, be->act_size, t);
+    for (int i = 0; i < DEC_BUFS; i++)
+        if (*t[i].ptr) be->free(be, *t[i].ptr);
     if (be->pack_rows && d->wqkv) { // the copies pack_rows made (wqkv .. w2 are one array)
         for (int i = 0; i < 4 * m->cfg.n_layers; i++) be->free(be, (void *)d->wqkv[i]);
         be->free(be, (void *)d->lm_head);

@@ -78,14 +78,61 @@ void model_params_changed(Model *m) {
     be->sync(be);
 }
 
+// The activation buffers of a (B,T) batch: where each goes in ModelActs, its bytes and name.
+// One table for model_alloc_acts and model_acts_bytes (the memory plan).
+enum { ACT_BUFS = 25 };
+typedef struct {
+    void **ptr;
+    size_t bytes;
+    const char *what;
+} ActBuf;
+
+static int acts_chunk(const ModelConfig *mc, size_t N, size_t as) {
+    size_t budget = (size_t)64 << 20, V = mc->vocab; // bytes of logits held at once
+    return (int)(N * V * as <= budget ? N : (budget / (V * as) > 0 ? budget / (V * as) : 1));
+}
+
+static void acts_table(ModelActs *a, const ModelConfig *mc, int B, int T, size_t as, ActBuf *t) {
+    size_t L = mc->n_layers, N = (size_t)B * T, C = mc->dim, V = mc->vocab, F = mc->ffn_dim;
+    size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
+    size_t fs = sizeof(float), is = sizeof(int), ch = (size_t)acts_chunk(mc, N, as);
+    ActBuf tab[ACT_BUFS] = {
+        {&a->x, (2 * L + 1) * N * C * as, "activations: residual stream"},
+        {&a->ln1, L * N * C * as, "activations: attention norm"},
+        {&a->ln2, L * N * C * as, "activations: MLP norm"},
+        {(void **)&a->rstd1, L * N * fs, "activations: rstd"},
+        {(void **)&a->rstd2, L * N * fs, "activations: rstd"},
+        {&a->qkv, L * N * qkvd * as, "activations: qkv"},
+        {&a->att, L * N * hq * as, "activations: attention"},
+        {(void **)&a->lse, L * (size_t)B * mc->n_heads * T * fs, "activations: logsumexp"},
+        {&a->h13, L * N * 2 * F * as, "activations: MLP hidden"},
+        {&a->sw, L * N * F * as, "activations: SwiGLU"},
+        {&a->lnf, N * C * as, "activations: final norm"},
+        {(void **)&a->rstdf, N * fs, "activations: rstd"},
+        {&a->proj, N * C * as, "activations: projection"},
+        {&a->logits, ch * V * as, "activations: logits"},
+        {(void **)&a->losses, N * fs, "activations: losses"},
+        {(void **)&a->tok, N * is, "tokens"},
+        {(void **)&a->tgt, N * is, "targets"},
+        {(void **)&a->seg, N * is, "record ids"},
+        {(void **)&a->pos, N * is, "positions"},
+        {&a->dx, N * C * as, "gradients: residual"},
+        {&a->dln, N * C * as, "gradients: norm output"},
+        {&a->dqkv, N * qkvd * as, "gradients: qkv"},
+        {&a->datt, N * hq * as, "gradients: attention"},
+        {&a->dh13, N * 2 * F * as, "gradients: MLP hidden"},
+        {&a->dsw, N * F * as, "gradients: SwiGLU"},
+    };
+    memcpy(t, tab, sizeof tab);
+}
+
 static void acts_free(Model *m) {
     ModelActs *a = &m->acts;
     Backend *be = m->be;
-    void *dev[] = {a->x,    a->ln1,  a->ln2, a->rstd1, a->rstd2,  a->qkv, a->att,  a->lse,
-                   a->h13,  a->sw,   a->lnf, a->rstdf, a->proj,   a->logits, a->losses, a->tok,
-                   a->tgt,  a->seg, a->pos, a->dx,   a->dln, a->dqkv,  a->datt,   a->dh13, a->dsw};
-    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-        if (dev[i]) be->free(be, dev[i]);
+    ActBuf t[ACT_BUFS];
+    acts_table(a, &m->cfg, a->B, a->T, be->act_size, t);
+    for (int i = 0; i < ACT_BUFS; i++)
+        if (*t[i].ptr) be->free(be, *t[i].ptr);
     free(a->tok_host);
     free(a->tgt_host);
     free(a->loss_host);
@@ -107,43 +154,33 @@ void model_free(Model *m) {
     memset(m, 0, sizeof *m);
 }
 
+size_t model_acts_bytes(const ModelConfig *mc, const Backend *be, int B, int T) {
+    ModelActs a;
+    ActBuf t[ACT_BUFS];
+    acts_table(&a, mc, B, T, be->act_size, t);
+    size_t sum = (size_t)B * T * (2 * sizeof(int) + sizeof(float)); // the host copies
+    for (int i = 0; i < ACT_BUFS; i++) sum += backend_alloc_bytes(be, t[i].bytes);
+    return sum;
+}
+
+void model_release_training(Model *m) {
+    acts_free(m);
+    model_reset_optimizer(m);
+    if (m->grads) m->be->free(m->be, m->grads);
+    m->grads = NULL;
+}
+
 void model_alloc_acts(Model *m, int B, int T) {
     if (m->has_acts && B <= m->acts.B && T <= m->acts.T && (size_t)B * T <= (size_t)m->acts.N) return;
     acts_free(m);
-    const ModelConfig *mc = &m->cfg;
     Backend *be = m->be;
     ModelActs *a = &m->acts;
-    size_t L = mc->n_layers, N = (size_t)B * T, C = mc->dim, V = mc->vocab, F = mc->ffn_dim;
-    size_t hq = (size_t)mc->n_heads * mc->head_dim, qkvd = hq + 2 * (size_t)mc->n_kv_heads * mc->head_dim;
-    size_t as = be->act_size, fs = sizeof(float);
+    size_t N = (size_t)B * T;
     a->B = B, a->T = T, a->N = (int)N;
-    size_t budget = (size_t)64 << 20; // bytes of logits held at once
-    a->chunk = (int)(N * V * as <= budget ? N : (budget / (V * as) > 0 ? budget / (V * as) : 1));
-    a->x = be->alloc(be, (2 * L + 1) * N * C * as, "activations: residual stream");
-    a->ln1 = be->alloc(be, L * N * C * as, "activations: attention norm");
-    a->ln2 = be->alloc(be, L * N * C * as, "activations: MLP norm");
-    a->rstd1 = be->alloc(be, L * N * fs, "activations: rstd");
-    a->rstd2 = be->alloc(be, L * N * fs, "activations: rstd");
-    a->qkv = be->alloc(be, L * N * qkvd * as, "activations: qkv");
-    a->att = be->alloc(be, L * N * hq * as, "activations: attention");
-    a->lse = be->alloc(be, L * (size_t)B * mc->n_heads * T * fs, "activations: logsumexp");
-    a->h13 = be->alloc(be, L * N * 2 * F * as, "activations: MLP hidden");
-    a->sw = be->alloc(be, L * N * F * as, "activations: SwiGLU");
-    a->lnf = be->alloc(be, N * C * as, "activations: final norm");
-    a->rstdf = be->alloc(be, N * fs, "activations: rstd");
-    a->proj = be->alloc(be, N * C * as, "activations: projection");
-    a->logits = be->alloc(be, (size_t)a->chunk * V * as, "activations: logits");
-    a->losses = be->alloc(be, N * fs, "activations: losses");
-    a->tok = be->alloc(be, N * sizeof(int), "tokens");
-    a->tgt = be->alloc(be, N * sizeof(int), "targets");
-    a->seg = be->alloc(be, N * sizeof(int), "record ids");
-    a->pos = be->alloc(be, N * sizeof(int), "positions");
-    a->dx = be->alloc(be, N * C * as, "gradients: residual");
-    a->dln = be->alloc(be, N * C * as, "gradients: norm output");
-    a->dqkv = be->alloc(be, N * qkvd * as, "gradients: qkv");
-    a->datt = be->alloc(be, N * hq * as, "gradients: attention");
-    a->dh13 = be->alloc(be, N * 2 * F * as, "gradients: MLP hidden");
-    a->dsw = be->alloc(be, N * F * as, "gradients: SwiGLU");
+    a->chunk = acts_chunk(&m->cfg, N, be->act_size);
+    ActBuf t[ACT_BUFS];
+    acts_table(a, &m->cfg, B, T, be->act_size, t);
+    for (int i = 0; i < ACT_BUFS; i++) *t[i].ptr = be->alloc(be, t[i].bytes, t[i].what);
     a->tok_host = lm_malloc(N * sizeof(int));
     a->tgt_host = lm_malloc(N * sizeof(int));
     a->loss_host = lm_malloc(N * sizeof(float));

@@ -14,7 +14,7 @@
 static int sample_run(const Config *cfg, const SampleOptions *o) {
     HubModel h;
     char err[1024];
-    if (hub_open(&h, cfg, err, sizeof err) != 0) {
+    if (hub_open_for(&h, cfg, HUB_USE_SAMPLE, err, sizeof err) != 0) {
         if (dist.rank == 0) fprintf(stderr, "lemma sample: %s\n", err);
         return 2;
     }

@@ -53,7 +53,7 @@ int train_cmd(const Config *cfg, const char *input, int argc, char **argv) {
     if (train_options_from(&o, cfg, "train", err, sizeof err) != 0) return train_fail(err, 2);
     dist_install_signal_handlers();
     HubModel h;
-    if (hub_open(&h, cfg, err, sizeof err) != 0) return train_fail(err, 2);
+    if (hub_open_for(&h, cfg, HUB_USE_TRAIN, err, sizeof err) != 0) return train_fail(err, 2);
     TrainData d;
     train_data_init(&d, o.seq_len);
     int rc = train_data_from_config(&d, cfg, &h.tok, cfg_str(cfg, "train.data"), err, sizeof err);

@@ -23,11 +23,15 @@
 // Buffers of 2 MiB or more are aligned to 2 MiB and offered to the kernel as transparent
 // huge pages (where THP is in "madvise" mode, the common default): the weights and the KV
 // cache are streamed through every step, and with 4 KiB pages every 4 KiB costs a TLB miss.
-static void *cpu_alloc(Backend *b, size_t bytes, const char *what) {
+static size_t cpu_alloc_bytes(const Backend *b, size_t bytes) {
     (void)b;
     size_t align = bytes >= CPU_HUGE ? CPU_HUGE : 64;
     size_t rounded = (bytes + align - 1) / align * align; // aligned_alloc wants a multiple
-    if (rounded == 0) rounded = 64;
+    return rounded ? rounded : 64;
+}
+
+static void *cpu_alloc(Backend *b, size_t bytes, const char *what) {
+    size_t align = bytes >= CPU_HUGE ? CPU_HUGE : 64, rounded = cpu_alloc_bytes(b, bytes);
     void *p = aligned_alloc(align, rounded);
     if (!p) lm_fatal("out of memory: cannot allocate %zu bytes for %s", bytes, what ? what : "?");
 #ifdef MADV_HUGEPAGE
@@ -201,6 +205,7 @@ Backend *backend_cpu_create(int threads) {
     b->threads = threads;
 
     b->alloc = cpu_alloc;
+    b->alloc_bytes = cpu_alloc_bytes;
     b->free = cpu_free;
     b->upload = cpu_copy;
     b->download = cpu_copy;
@@ -228,6 +233,7 @@ Backend *backend_cpu_create(int threads) {
     b->scale = cpu_scale;
     b->kv_write = cpu_kv_write, b->attention_decode = cpu_attention_decode;
     b->matmul_rows = cpu_matmul_rows, b->pack_rows = cpu_pack_rows;
+    b->pack_rows_bytes = cpu_pack_rows_bytes;
     b->destroy = cpu_destroy;
     return b;
 }

@@ -182,10 +182,15 @@ static void dec_panel_rows(float *out, const float *x, const float *panel, const
     }
 }
 
+size_t cpu_pack_rows_bytes(const Backend *b, int C, int OC) {
+    (void)b;
+    return (size_t)((OC + DEC_P - 1) / DEC_P) * C * DEC_P * sizeof(float);
+}
+
 void *cpu_pack_rows(Backend *b, const void *w, int C, int OC) {
     LM_CHECK(C > 0 && OC > 0, "pack_rows: bad shape C=%d OC=%d", C, OC);
     int np = (OC + DEC_P - 1) / DEC_P;
-    float *pk = b->alloc(b, (size_t)np * C * DEC_P * sizeof(float), "decode: packed weights");
+    float *pk = b->alloc(b, cpu_pack_rows_bytes(b, C, OC), "decode: packed weights");
 #pragma omp parallel for schedule(static) if ((long)C * OC >= DEC_PAR_WORK)
     for (int p = 0; p < np; p++) dec_pack_panel(pk + (size_t)p * C * DEC_P, w, C, OC, p * DEC_P);
     return pk;

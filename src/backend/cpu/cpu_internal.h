@@ -103,6 +103,7 @@ void cpu_attention_decode(Backend *b, void *out, const void *qkv, const void *kc
                           const void *vc, const int *slot, const int *pos, int N, int H, int KV,
                           int hd, int ctx, DType kvt);
 void *cpu_pack_rows(Backend *b, const void *w, int C, int OC);
+size_t cpu_pack_rows_bytes(const Backend *b, int C, int OC);
 void cpu_matmul_rows(Backend *b, void *out, const void *inp, const void *w, const void *bias,
                      int N, int C, int OC);
 

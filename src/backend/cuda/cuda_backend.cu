@@ -81,6 +81,13 @@ void backend_cuda_describe(char *buf, size_t len) {
 // ---------------------------------------------------------------------------
 // memory
 
+static int cuda_mem_info(Backend *b, size_t *free_bytes, size_t *total_bytes) {
+    (void)b;
+    if (cudaMemGetInfo(free_bytes, total_bytes) == cudaSuccess) return 0;
+    (void)cudaGetLastError();
+    return -1;
+}
+
 void *cuda_alloc_or_die(Backend *b, size_t bytes, const char *what) {
     CudaState *st = cuda_state(b);
     void *p = NULL;
@@ -326,6 +333,7 @@ Backend *backend_cuda_create(int device, DType act, char *err, size_t err_len) {
     b->dp_init = cuda_dp_init, b->dp_allreduce_start = cuda_dp_allreduce_start;
     b->dp_wait = cuda_dp_wait, b->dp_reduce_scatter = cuda_dp_reduce_scatter;
     b->dp_allgather = cuda_dp_allgather;
+    b->mem_info = cuda_mem_info;
     b->destroy = cuda_destroy;
     return b;
 }
