@@ -58,6 +58,8 @@ typedef struct {
     long problems;                    // asked for
     long skipped;                     // prompt too long for the context
     long n, correct;                  // evaluated, right
+    long no_answer;                   // outputs without an answer (docs/grading.md): not right,
+                                      // and not counted among the wrong ones
     long error_types[LEMMA_N_ERRORS]; // wrong outputs by located type
     long unlocated;                   // wrong outputs whose error was not located
     long with_reflection;             // outputs with a reflection

@@ -44,15 +44,16 @@ size_t tasks_num_scan(const char *s, size_t n, TasksNum *out, int *decimals);
 // Grading: answer extraction from a completion and answer equivalence.
 
 typedef enum {
-    GRADE_NONE,          // nothing found
-    GRADE_ANSWER_IS,     // "The answer is: X" / "The answer is X" (the last one)
-    GRADE_BOXED,         // the last \boxed{X}
-    GRADE_HASHES,        // the last "#### X"
-    GRADE_LAST_NUMBER,   // the last number in the text
+    GRADE_NONE,           // nothing found: "no answer", counted apart from wrong ones
+    GRADE_BOXED,          // the last \boxed{X} or \fbox{X} (nested braces)
+    GRADE_ANSWER_IS,      // the last "The answer is X" / "final answer is X" / "Answer: X"
+    GRADE_HASHES,         // the last "#### X" (GSM8K)
+    GRADE_ANSWER_SECTION, // a "# Answer" line, then X (MATH / PRM800K)
+    GRADE_LAST_NUMBER,    // plain text only: its last word, when that is a number
 } GradeSource;
 
-// The answer in a completion (malloc'd, trimmed) by the first rule that finds one, in the
-// order of GradeSource; NULL when none. src (may be NULL) says which rule.
+// The answer in a completion (malloc'd, trimmed, math delimiters stripped) by the first rule
+// that finds one, in the order of GradeSource; NULL when none. src (may be NULL) says which.
 char *grade_extract_answer(const char *text, GradeSource *src);
 // The content of the last \boxed{...} (or \fbox{...}) with balanced braces, or NULL.
 char *grade_last_boxed(const char *text);
@@ -64,8 +65,10 @@ int grade_parse_number(const char *answer, TasksNum *out);
 // The comparison form of a non-numeric answer (malloc'd): lower case, no spaces, no
 // LaTeX spacing or \left \right, \dfrac and \tfrac as \frac.
 char *grade_normalize(const char *answer);
-// Are prediction and gold the same answer? Numbers within relative 1e-4, else equal
-// normalized strings (policy in docs/tasks.md).
+// Are prediction and gold the same answer? Both parsed by the expression engine (expr.h:
+// rationals exactly, expressions by evaluation, structures element by element); where one
+// does not parse, a prediction with words around one number against a numeric gold, else
+// equal normalized strings (docs/grading.md).
 int grade_equal(const char *pred, const char *gold);
 
 // ---------------------------------------------------------------------------

@@ -76,6 +76,7 @@ void eval_outcome_free(EvalOutcome *o) {
 void eval_counts_add(EvalCounts *c, const EvalOutcome *o) {
     c->n++;
     c->correct += o->correct;
+    c->no_answer += !o->pred;
     if (!o->correct) {
         if (o->located) c->error_types[o->loc.type]++;
         else c->unlocated++;
@@ -101,6 +102,8 @@ cJSON *eval_summary_json(const char *split, const char *label, long step, const 
     cJSON_AddNumberToObject(j, "skipped", (double)c->skipped);
     cJSON_AddNumberToObject(j, "n", (double)c->n);
     cJSON_AddNumberToObject(j, "correct", (double)c->correct);
+    cJSON_AddNumberToObject(j, "wrong", (double)(c->n - c->correct - c->no_answer));
+    cJSON_AddNumberToObject(j, "no_answer", (double)c->no_answer);
     cJSON_AddNumberToObject(j, "accuracy", eval_rate(c->correct, c->n));
     double ci[2] = {lo, hi};
     cJSON_AddItemToObject(j, "ci95", cJSON_CreateDoubleArray(ci, 2));

@@ -1,15 +1,15 @@
-// tasks/answer: grading. Finds the final answer in a completion ("The answer is", \boxed{},
-// "####", the last number, in that order) and decides whether two answers are the same:
-// numbers (LaTeX, currency, '%' and unit words stripped) within relative 1e-4, anything
-// else as normalized strings. The policy is spelled out in docs/tasks.md.
+// tasks/answer: grading. Finds the final answer in a completion (\boxed{}, "The answer is",
+// "####", "# Answer", the last number of plain text, in that order) and decides whether two
+// answers are the same through the expression engine (expr.h), with normalized strings for
+// what it does not read. The policy is spelled out in docs/grading.md.
 #include "lemma/tasks.h"
+#include "lemma/expr.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define GRADE_REL_TOL 1e-4
 
 static char *dup_n(const char *s, size_t n) {
     char *d = lm_malloc(n + 1);
@@ -44,14 +44,60 @@ static const char *find_last(const char *s, const char *needle, int nocase) {
 // ---------------------------------------------------------------------------
 // Extraction
 
-// "The answer is: X" / "The answer is X": the rest of the line.
+// Math delimiters around an answer ($..$, \(..\), \[..\]) and a sentence's end, removed in
+// place.
+static void strip_delimiters(char *x) {
+    static const char *const open[] = {"$", "\\(", "\\["}, *const close[] = {"$", "\\)", "\\]"};
+    for (int again = 1; again;) {
+        again = 0;
+        size_t n = strlen(x);
+        while (n > 0 && (is_space(x[n - 1]) || strchr(".,;!", x[n - 1]))) x[--n] = 0;
+        for (int k = 0; k < 3; k++) {
+            size_t lo = strlen(open[k]), lc = strlen(close[k]);
+            if (n >= lo + lc && !strncmp(x, open[k], lo) && !strcmp(x + n - lc, close[k])) {
+                memmove(x, x + lo, n - lo - lc), x[n - lo - lc] = 0, again = 1;
+                break;
+            }
+        }
+        char *t = dup_trim(x, strlen(x));
+        strcpy(x, t);
+        free(t);
+    }
+}
+
+static const char *const answer_phrases[] = {"the answer is", "final answer is", "final answer:",
+                                             "answer:"};
+
+// Just past the last answer phrase, or NULL.
+static const char *answer_phrase_at(const char *text) {
+    const char *best = NULL;
+    for (int k = 0; k < 4; k++) {
+        const char *p = find_last(text, answer_phrases[k], 1);
+        if (p && (!best || p + strlen(answer_phrases[k]) > best)) best = p + strlen(answer_phrases[k]);
+    }
+    return best;
+}
+
+// The rest of the line after the last answer phrase ("The answer is", "final answer is",
+// "Final Answer:", "Answer:"), delimiters stripped.
 static char *extract_answer_is(const char *text) {
-    const char *p = find_last(text, "the answer is", 1);
+    const char *p = answer_phrase_at(text);
     if (!p) return NULL;
-    p += strlen("the answer is");
     while (*p == ' ' || *p == '\t') p++;
     if (*p == ':') p++;
-    char *x = dup_trim(p, (size_t)(line_end(p) - p));
+    const char *end = line_end(p);
+    static const char *const open[] = {"$", "\\(", "\\["}, *const close[] = {"$", "\\)", "\\]"};
+    for (int k = 0; k < 3; k++) { // "$-\sqrt{3}$. I hope it is correct.": the math only
+        size_t lo = strlen(open[k]);
+        const char *c = strncmp(p, open[k], lo) ? NULL : strstr(p + lo, close[k]);
+        while (c && k == 0 && c[-1] == '\\') c = strstr(c + 1, close[k]); // "\$18" is no end
+        if (c && c < end) {
+            p += lo, end = c;
+            break;
+        }
+    }
+    char *x = dup_trim(p, (size_t)(end - p));
+    strip_delimiters(x);
     if (x[0]) return x;
     free(x);
     return NULL;
@@ -85,40 +131,78 @@ char *grade_after_hashes(const char *text) {
     return NULL;
 }
 
-// Span of the number starting at s[i] ("-1,234.5", "3/4"): its end, and its start with a
-// sign that stands alone before it.
-static size_t number_span(const char *s, size_t i, size_t n, size_t *start) {
-    TasksNum v;
-    size_t len = tasks_num_scan(s + i, n - i, &v, NULL);
-    if (len == 0) return 0;
-    size_t end = i + len;
-    if (end + 1 < n && s[end] == '/' && is_digit(s[end + 1]))
-        end += 1 + tasks_num_scan(s + end + 1, n - end - 1, &v, NULL);
-    *start = i;
-    if (i > 0 && s[i - 1] == '-' && (i == 1 || !isalnum((unsigned char)s[i - 2]))) *start = i - 1;
-    return end;
+// "# Answer" on a line of its own (the MATH / PRM800K format): the next non-blank line.
+static char *extract_answer_section(const char *text) {
+    const char *p = find_last(text, "# Answer", 0);
+    if (!p || (p > text && p[-1] != '\n')) return NULL;
+    p = line_end(p);
+    while (*p == '\n' || is_space(*p)) p++;
+    if (!*p) return NULL;
+    char *x = dup_trim(p, (size_t)(line_end(p) - p));
+    strip_delimiters(x);
+    if (x[0]) return x;
+    free(x);
+    return NULL;
 }
 
-static char *extract_last_number(const char *text) {
-    size_t n = strlen(text), best_s = 0, best_e = 0;
-    for (size_t i = 0; i < n;) {
-        int starts = is_digit(text[i]) || (text[i] == '.' && i + 1 < n && is_digit(text[i + 1]));
-        size_t s, e = starts ? number_span(text, i, n, &s) : 0;
-        if (e > i) best_s = s, best_e = e, i = e;
-        else i++;
+// A plain number word: sign, '$', digits with ',' groups, a decimal point, "/ digits", '%'.
+static int plain_number_word(const char *s, size_t n) {
+    size_t i = 0, digits = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i < n && s[i] == '$') i++;
+    for (; i < n; i++) {
+        if (is_digit(s[i])) digits++;
+        else if (!strchr(",./%", s[i])) return 0;
     }
-    return best_e > 0 ? dup_n(text + best_s, best_e - best_s) : NULL;
+    return digits > 0;
+}
+
+// The last number of a plain-text solution, when it stands alone as a word ("... is 42.",
+// "costs $1,250"): not in LaTeX text (a backslash, '^', '{' or two '$'), not inside a tuple.
+static char *extract_last_number(const char *text) {
+    const char *dollar = strchr(text, '$');
+    if (strpbrk(text, "\\^{") || (dollar && strchr(dollar + 1, '$'))) return NULL;
+    const char *w = NULL, *w_end = NULL;
+    for (const char *p = text; *p;) {
+        while (*p && is_space(*p)) p++;
+        const char *q = p;
+        while (*q && !is_space(*q)) q++;
+        for (const char *c = p; c < q; c++)
+            if (is_digit(*c)) {
+                w = p, w_end = q;
+                break;
+            }
+        p = q;
+    }
+    if (!w) return NULL;
+    while (w_end > w && strchr(".,;:!?", w_end[-1])) w_end--;
+    if (!plain_number_word(w, (size_t)(w_end - w))) return NULL;
+    if (*w == '$') w++;
+    else if (*w == '-' && w[1] == '$') { // "-$5": keep the sign
+        char *x = dup_n(w, (size_t)(w_end - w));
+        memmove(x + 1, x + 2, strlen(x + 2) + 1);
+        return x;
+    }
+    return dup_n(w, (size_t)(w_end - w));
 }
 
 char *grade_extract_answer(const char *text, GradeSource *src) {
     char *x = NULL;
     GradeSource s = GRADE_NONE;
-    if (text) {
-        if ((x = extract_answer_is(text))) s = GRADE_ANSWER_IS;
-        else if ((x = grade_last_boxed(text))) s = GRADE_BOXED;
-        else if ((x = grade_after_hashes(text))) s = GRADE_HASHES;
-        else if ((x = extract_last_number(text))) s = GRADE_LAST_NUMBER;
+    if (text && (x = grade_last_boxed(text)) && !x[0]) free(x), x = NULL; // "\boxed{}"
+    if (x) s = GRADE_BOXED;
+    if (text && !x) { // of a phrase, "####" and "# Answer", the one stated last
+        char *c[3] = {extract_answer_is(text), grade_after_hashes(text), extract_answer_section(text)};
+        const char *at[3] = {c[0] ? answer_phrase_at(text) : NULL, c[1] ? find_last(text, "####", 0) : NULL,
+                             c[2] ? find_last(text, "# Answer", 0) : NULL};
+        int best = -1;
+        for (int k = 0; k < 3; k++)
+            if (at[k] && (best < 0 || at[k] > at[best])) best = k;
+        for (int k = 0; k < 3; k++)
+            if (k != best) free(c[k]);
+        if (best >= 0) x = c[best], s = best == 0 ? GRADE_ANSWER_IS : best == 1 ? GRADE_HASHES : GRADE_ANSWER_SECTION;
     }
+    if (text && !x && (x = extract_last_number(text))) s = GRADE_LAST_NUMBER;
     if (src) *src = s;
     return x;
 }
@@ -261,7 +345,8 @@ static int is_unit_text(const char *s) {
 int grade_parse_number(const char *answer, TasksNum *out) {
     char *s = grade_clean(answer);
     size_t len = parse_number_prefix(s, out);
-    int ok = len > 0 && is_unit_text(s + len);
+    // units after a blank ("12 km/h", "5 m"; "5x" is no number)
+    int ok = len > 0 && (!s[len] || is_space(s[len]) || s[len] == '%') && is_unit_text(s + len);
     free(s);
     return ok;
 }
@@ -297,15 +382,25 @@ char *grade_normalize(const char *answer) {
     return s;
 }
 
+// Two numbers: exactly when both are exact rationals, else within relative 1e-6.
+static int nums_same(TasksNum a, TasksNum b) {
+    if (a.exact && b.exact) return a.p == b.p && a.q == b.q;
+    return tasks_num_close(a, b, 1e-6);
+}
+
 int grade_equal(const char *pred, const char *gold) {
     if (!pred || !gold) return 0;
+    Expr *p = expr_parse(pred, NULL, 0), *g = expr_parse(gold, NULL, 0);
+    int eq = p && g && expr_equal(p, g);
     TasksNum a, b;
-    if (grade_parse_number(gold, &b))
-        return (grade_parse_number(pred, &a) || grade_only_number(pred, &a)) &&
-               tasks_num_close(a, b, GRADE_REL_TOL);
-    char *x = grade_normalize(pred), *y = grade_normalize(gold);
-    int eq = x[0] && strcmp(x, y) == 0;
-    free(x);
-    free(y);
+    if (!eq && (!p || expr_has_vars(p)) && grade_parse_number(gold, &b) &&
+        (grade_parse_number(pred, &a) || grade_only_number(pred, &a)))
+        eq = nums_same(a, b); // "12 km/h", "Bob has 36 marbles"
+    if (!eq && (!p || !g)) {
+        char *x = grade_normalize(pred), *y = grade_normalize(gold);
+        eq = x[0] && strcmp(x, y) == 0;
+        free(x), free(y);
+    }
+    expr_free(p), expr_free(g);
     return eq;
 }

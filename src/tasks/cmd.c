@@ -20,9 +20,11 @@ static const char gen_help[] =
     "distribution. Problem I of a split depends only on run.seed; the knobs are tasks.*.\n";
 static const char grade_help[] =
     "usage: lemma grade IN.jsonl [--out OUT.jsonl]\n"
-    "Reads lines with 'completion' and 'answer' (the gold answer; GSM8K '... #### X' works),\n"
-    "writes each line with 'pred' and 'correct' added (to stdout without --out) and prints\n"
-    "the accuracy (on stderr when the lines go to stdout).\n";
+    "Reads lines with 'answer' (the gold answer; GSM8K '... #### X' works) and either\n"
+    "'completion' (its answer is extracted: docs/grading.md) or 'prediction' (compared as it\n"
+    "is), writes each line with 'pred', 'correct' and 'verdict' (right / wrong / no_answer)\n"
+    "added (to stdout without --out) and prints the accuracy and the answers not found (on\n"
+    "stderr when the lines go to stdout).\n";
 static const char verify_help[] =
     "usage: lemma verify IN.jsonl [--out OUT.jsonl]\n"
     "Checks every computation in each line's 'solution' (else 'completion', else a GSM8K\n"
@@ -255,7 +257,7 @@ static void json_set(cJSON *o, const char *key, cJSON *v) {
 }
 
 typedef struct {
-    long n, right;
+    long n, right, none;
 } GradeCount;
 
 // The gold answer of a record: 'answer' (string or number; GSM8K "... #### X" -> X).
@@ -272,18 +274,20 @@ static char *gold_answer(const cJSON *o) {
 
 static int grade_record(cJSON *o, void *ctx, char *why, size_t why_len) {
     GradeCount *c = ctx;
-    const char *completion = json_str(o, "completion");
+    const char *completion = json_str(o, "completion"), *prediction = json_str(o, "prediction");
     char *gold = gold_answer(o);
-    if (!completion || !gold) {
-        snprintf(why, why_len, "%s", !completion ? "no string 'completion'" : "no gold 'answer' (string or number)");
+    if ((!completion && !prediction) || !gold) {
+        snprintf(why, why_len, "%s", !gold ? "no gold 'answer' (string or number)"
+                                           : "no string 'completion' or 'prediction'");
         free(gold);
         return -1;
     }
-    char *pred = grade_extract_answer(completion, NULL);
+    char *pred = completion ? grade_extract_answer(completion, NULL) : lm_strdup(prediction);
     int ok = pred && grade_equal(pred, gold);
     json_set(o, "pred", pred ? cJSON_CreateString(pred) : cJSON_CreateNull());
     json_set(o, "correct", cJSON_CreateBool(ok));
-    c->n++, c->right += ok;
+    json_set(o, "verdict", cJSON_CreateString(ok ? "right" : pred ? "wrong" : "no_answer"));
+    c->n++, c->right += ok, c->none += !pred;
     free(pred);
     free(gold);
     return 0;
@@ -311,8 +315,8 @@ static int io_command(const IoCommand *ic, void *ctx, const Config *cfg, const c
 
 static void grade_summary(FILE *info, const void *ctx) {
     const GradeCount *c = ctx;
-    fprintf(info, "lemma grade: accuracy %.4f (%ld of %ld correct)\n", c->n ? (double)c->right / c->n : 0.0,
-            c->right, c->n);
+    fprintf(info, "lemma grade: accuracy %.4f (%ld of %ld correct); %ld wrong, %ld without an answer\n",
+            c->n ? (double)c->right / c->n : 0.0, c->right, c->n, c->n - c->right - c->none, c->none);
 }
 
 int tasks_cmd_grade(const Config *cfg, const char *input, int argc, char **argv) {

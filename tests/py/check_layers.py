@@ -16,19 +16,20 @@ ALLOWED = {
     "backend":  ["util", "dist"],                      # never the model
     "ckpt":     ["util", "dist", "config"],
     "chat":     ["util"],
+    "expr":     ["util"],                              # math answers as trees: no model
     "tok":      ["util", "config", "chat"],            # never the model or a backend
     "model":    ["util", "dist", "config", "backend"],
     "import":   ["chat", "util", "dist", "config", "model", "tok"],
     "export":   ["util", "dist", "config", "backend", "model", "tok"],
     "hub":      ["export", "chat", "util", "dist", "config", "backend", "ckpt", "tok", "model", "import"],
-    "tasks":    ["chat", "util", "dist", "config", "tok"],    # never the model or a backend
+    "tasks":    ["chat", "util", "dist", "config", "tok", "expr"],  # never the model or a backend
     "train":    ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
     "sample":   ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks"],
     "lemma":    ["chat", "util", "dist", "config", "ckpt", "tok", "hub", "tasks", "sample"],  # the network only through sample
     "eval":     ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "sample", "lemma"],
     "pipeline": ["chat", "util", "dist", "config", "ckpt", "tok", "model", "hub", "tasks", "train",
                  "sample", "lemma", "eval"],
-    "main":     ["export", "chat", "util", "dist", "config", "backend", "ckpt", "tok", "model", "import", "hub",
+    "main":     ["expr", "export", "chat", "util", "dist", "config", "backend", "ckpt", "tok", "model", "import", "hub",
                  "tasks", "train", "sample", "lemma", "eval", "pipeline"],
 }
 HEADER_MODULE = {"tokenizer": "tok"}  # include/lemma/<name>.h -> module, where they differ

@@ -64,7 +64,7 @@ expect_fail grade_missing_file 2 "lemma grade: cannot read '$TMP/nope.jsonl': No
 expect_fail grade_directory 2 "lemma grade: cannot read '$TMP': Is a directory" "$LEMMA" grade "$TMP"
 expect_fail grade_unknown_option 2 "lemma grade: unknown option '--frob'" "$LEMMA" grade "$TMP/comp.jsonl" --frob
 { cat "$TMP/comp.jsonl"; echo '{"id": "e", "answer": "1"}'; } >"$TMP/bad1.jsonl"
-expect_out grade_bad_line_reported 'bad1.jsonl:5: malformed line skipped \(no string .completion.\)' \
+expect_out grade_bad_line_reported 'bad1.jsonl:5: malformed line skipped \(no string .completion. or .prediction.\)' \
     "$LEMMA" grade "$TMP/bad1.jsonl" --out "$TMP/g2.jsonl" --set data.max_bad_frac=0.5
 { cat "$TMP/comp.jsonl"; echo '{"id": "e", "completion": "1", "answer": "1"'; } >"$TMP/bad2.jsonl"
 expect_fail grade_too_many_bad_lines 2 "bad2.jsonl: 1 of 5 lines are malformed \(20.0%\), more than data.max_bad_frac = 0.01" \

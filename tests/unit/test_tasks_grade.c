@@ -8,7 +8,7 @@
 
 // The rule that found an answer, by name (for messages).
 static const char *grade_source_name(GradeSource s) {
-    static const char *names[] = {"none", "answer_is", "boxed", "hashes", "last_number"};
+    static const char *names[] = {"none", "boxed", "answer_is", "hashes", "answer_section", "last_number"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -24,7 +24,7 @@ static const EqCase eq_cases[] = {
     {"0.5", "1/2", 1},
     {"$18.00", "18", 1},
     {"-3", "3", 0},
-    {"\\frac{1}{3}", "0.3333", 1},
+    {"\\frac{1}{3}", "0.3333", 0}, // rationals are compared exactly
     // integers and signs
     {"42", "42", 1},
     {"42", "43", 0},
@@ -45,10 +45,10 @@ static const EqCase eq_cases[] = {
     {"0.50", ".5", 1},
     {"5.", "5", 1},
     {"2.5", "2.50", 1},
-    {"3.14159", "3.1416", 1}, // within relative 1e-4
+    {"3.14159", "3.1416", 0}, // two different rationals
     {"3.14", "3.1416", 0},    // 5e-4 off
-    {"100000", "100001", 1},  // relative 1e-5
-    {"10000", "10001", 1},    // 1/10001 < 1e-4
+    {"100000", "100001", 0},  // integers exactly
+    {"10000", "10001", 0},
     {"1000", "1001", 0},      // 1/1001 > 1e-4
     // fractions
     {"3/4", "0.75", 1},
@@ -62,11 +62,12 @@ static const EqCase eq_cases[] = {
     {"1/3", "0.333", 0},
     {"2/0", "2", 0},
     {"\\frac{1}{3}", "0.33", 0},
-    // percent: a unit that is stripped (50% == 50, 50% != 0.5)
+    // percent: as written or divided by 100 (50% == 50, 50% == 0.5)
     {"50%", "50", 1},
     {"50\\%", "50", 1},
-    {"50%", "0.5", 0},
-    {"0.5", "50%", 0},
+    {"50%", "0.5", 1},
+    {"0.5", "50%", 1},
+    {"50%", "5", 0},
     {"12.5 %", "12.5", 1},
     // currency and units
     {"$1,250", "1250", 1},
@@ -88,7 +89,8 @@ static const EqCase eq_cases[] = {
     {"Bob has 36 marbles", "36", 1},
     {"x = 5", "5", 1},
     {"5 apples and 3 pears", "5", 0},
-    {"5 + 3", "8", 0},
+    {"5 + 3", "8", 1}, // the same value
+    {"5 + 4", "8", 0},
     {"about 3", "3", 1},
     // non-numeric answers: normalized strings
     {"(1, 2)", "(1,2)", 1},
@@ -148,7 +150,7 @@ static const ExCase ex_cases[] = {
     {"The answer is: 3\nWait.\nThe answer is: 5\n", "5", GRADE_ANSWER_IS},
     {"so \\boxed{\\frac{1}{2}} and the answer is:", "\\frac{1}{2}", GRADE_BOXED},
     {"first \\boxed{1} then \\boxed{2}", "2", GRADE_BOXED},
-    {"unbalanced \\boxed{3", "3", GRADE_LAST_NUMBER},
+    {"unbalanced \\boxed{3", NULL, GRADE_NONE}, // LaTeX text: no last-number fallback
     {"Natalia sold 48/2 = 24 clips.\n#### 72", "72", GRADE_HASHES},
     {"#### 1,000\n", "1,000", GRADE_HASHES},
     {"She has 5 apples and 7 pears", "7", GRADE_LAST_NUMBER},
@@ -158,7 +160,14 @@ static const ExCase ex_cases[] = {
     {"no numbers at all", NULL, GRADE_NONE},
     {"", NULL, GRADE_NONE},
     {"The answer is:   \n 7", "7", GRADE_LAST_NUMBER}, // an empty "answer is" falls through
-    {"The answer is: \\boxed{9}", "\\boxed{9}", GRADE_ANSWER_IS},
+    {"The answer is: \\boxed{9}", "9", GRADE_BOXED},
+    {"The answer is \\(\\boxed{156}\\).", "156", GRADE_BOXED},
+    {"so the answer is $\\frac{8}{21}$.", "\\frac{8}{21}", GRADE_ANSWER_IS},
+    {"Final Answer: The final answer is $-\\sqrt{3}$. I hope it is correct.", "-\\sqrt{3}", GRADE_ANSWER_IS},
+    {"so it is \\frac{8}{21}", NULL, GRADE_NONE},
+    {"the point is (-1,6)", NULL, GRADE_NONE},
+    {"We get 2\\pi", NULL, GRADE_NONE},
+    {"Steps.\n\n# Answer\n\n5", "5", GRADE_ANSWER_SECTION},
 };
 
 static void test_extract(void) {
