@@ -58,6 +58,9 @@ struct Expr {
 // than EXPR_MAX_DEPTH are refused.
 enum { EXPR_MAX_INPUT = 4096, EXPR_MAX_DEPTH = 64 };
 Expr *expr_parse(const char *text, char *err, size_t err_len);
+// As expr_parse, but a word (units, \text{...}) refuses the parse: for the sides of a step's
+// equation, where a dropped word could join two numbers into one product.
+Expr *expr_parse_math(const char *text, char *err, size_t err_len);
 void expr_free(Expr *e);
 // The tree as text (malloc'd), for messages and tests: "(1/2 + x)".
 char *expr_str(const Expr *e);

@@ -19,6 +19,7 @@ typedef struct {
     Lexer L, before; // the lexer after and before the current token
     Tok t;           // the current token
     int depth, failed, math;
+    int strict;      // words refuse the parse (expr_parse_math)
     char text[256];  // the words seen, lower case, for an answer of words alone
     char *err;
     size_t err_len;
@@ -88,6 +89,10 @@ static void next(Parser *P) {
         P->before = P->L;
         P->t = lex_next(&P->L, 0);
         if (P->t.kind != T_WORD) break;
+        if (P->strict) {
+            P->t.kind = T_BAD;
+            break;
+        }
         if (P->L.text_depth == 0) skip_unit_power(&P->L);
         else { // inside \text{...}: the power follows the group's '}'
             const char *c = P->L.p;
@@ -577,13 +582,18 @@ static char choice_letter(const char *s) {
     return n == 1 ? c : 0;
 }
 
-Expr *expr_parse(const char *text, char *err, size_t err_len) {
+static Expr *parse_text(const char *text, int strict, char *err, size_t err_len);
+
+Expr *expr_parse(const char *text, char *err, size_t err_len) { return parse_text(text, 0, err, err_len); }
+Expr *expr_parse_math(const char *text, char *err, size_t err_len) { return parse_text(text, 1, err, err_len); }
+
+static Expr *parse_text(const char *text, int strict, char *err, size_t err_len) {
     if (err && err_len) err[0] = 0;
     if (!text || strlen(text) > EXPR_MAX_INPUT) {
         if (err) snprintf(err, err_len, "longer than %d bytes", EXPR_MAX_INPUT);
         return NULL;
     }
-    char c = choice_letter(text);
+    char c = strict ? 0 : choice_letter(text);
     if (c) {
         char name[2] = {c, 0};
         return ex_named(EX_CHOICE, name);
@@ -591,7 +601,7 @@ Expr *expr_parse(const char *text, char *err, size_t err_len) {
     Parser P;
     memset(&P, 0, sizeof P);
     P.L.s = P.L.p = text;
-    P.err = err, P.err_len = err_len;
+    P.err = err, P.err_len = err_len, P.strict = strict;
     next(&P);
     if (P.t.kind == T_END) {
         if (P.text[0]) return ex_named(EX_TEXT, P.text);

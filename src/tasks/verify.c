@@ -1,8 +1,11 @@
 // tasks/verify: the step verifier. Splits a solution into steps (lines, optionally
 // sentences), reads every checkable computation in a step (runs of numbers, operators,
-// parentheses and '=' between words, or GSM8K <<expr=value>> annotations), evaluates both
-// sides exactly and reports per step: ok, wrong, or nothing checkable.
+// parentheses and '=' between words, or GSM8K <<expr=value>> annotations; in LaTeX text the
+// equations inside math delimiters, through the expression engine, only when every side is a
+// whole expression), evaluates both sides exactly and reports per step: ok, wrong, or nothing
+// checkable.
 #include "lemma/tasks.h"
+#include "lemma/expr.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -262,11 +265,23 @@ static VSide parse_last(const VTok *t, int lo, int hi) {
 // ---------------------------------------------------------------------------
 // Checks
 
-// The stated side (a single number) may be rounded: within one unit of its last digit.
+// Significant digits of a single number side with `decimals` after the point.
+static int sig_digits(const VSide *s) {
+    long double a = fabsl(s->v.v);
+    int d = s->decimals;
+    while (a >= 1.0L) a /= 10.0L, d++;
+    return d;
+}
+
+// The stated side (a single number) may be rounded: within one unit of its last digit; one
+// written with 15 or more significant digits is a float64 result ("<<7/3=2.3333333333333335>>",
+// "<<1.87*9=16.830000000000002>>"), equal within float64 precision.
 static int sides_agree(const VSide *l, const VSide *r) {
     if (tasks_num_close(l->v, r->v, 0)) return 1;
     if ((!l->v.exact || !r->v.exact) && tasks_num_close(l->v, r->v, 1e-9)) return 1;
-    int dec = r->single ? r->decimals : l->single ? l->decimals : 0;
+    const VSide *st = r->single ? r : l->single ? l : NULL;
+    if (st && sig_digits(st) >= 15 && tasks_num_close(l->v, r->v, 1e-14)) return 1;
+    int dec = st ? st->decimals : 0;
     return dec > 0 && fabsl(l->v.v - r->v.v) < powl(10.0L, (long double)-dec);
 }
 
@@ -361,10 +376,102 @@ static int check_annotations(const char *text, VChecks *c) {
     return found;
 }
 
+// ---------------------------------------------------------------------------
+// LaTeX steps: the equations inside math delimiters, read by the expression engine
+
+// LaTeX text: a backslash command, or a '$' that closes math: one after an earlier '$' and
+// not followed by a number (currency, "$1,000 + $500 = $1,500", is not math; nor is text
+// with GSM8K annotations).
+static int is_latex(const char *text) {
+    for (const char *p = strchr(text, '\\'); p; p = strchr(p + 1, '\\'))
+        if (is_alpha(p[1]) || p[1] == '(' || p[1] == '[') return 1;
+    const char *d = strstr(text, "<<") ? NULL : strchr(text, '$'); // GSM8K: currency
+    for (const char *p = d ? strchr(d + 1, '$') : NULL; p; p = strchr(p + 1, '$'))
+        if (!is_digit(p[1]) && !(p[1] == '.' && is_digit(p[2])) && p[1] != '$') return 1;
+    return 0;
+}
+
+// One side of an equation, text[0..n): its value when it is a whole expression without
+// variables or words. single: a lone number (decimals: its digits after the point).
+static int latex_side(const char *text, size_t n, VSide *out) {
+    char *t = dup_n(text, n);
+    Expr *e = expr_parse_math(t, NULL, 0);
+    double d;
+    int exact = 0;
+    long long num = 0, den = 1;
+    int ok = e && !expr_has_vars(e) && expr_value(e, &d, &exact, &num, &den) && isfinite(d);
+    memset(out, 0, sizeof *out);
+    if (ok) {
+        out->ok = 1;
+        out->v = exact ? tasks_num_ratio(num, den) : (TasksNum){0, 1, (long double)d, 0};
+        const Expr *x = e->kind == EX_NEG ? e->kid[0] : e;
+        out->single = x->kind == EX_NUM && !strpbrk(t, "\\+*/^(");
+        const char *dot = strchr(t, '.');
+        if (out->single && dot)
+            while (is_digit(*++dot)) out->decimals++;
+        out->n_ops = !out->single;
+    }
+    expr_free(e);
+    free(t);
+    return ok;
+}
+
+// An equation chain a = b = c inside one math segment m[0..n): checked only when every side
+// is a whole expression (no fragments); each neighbouring pair with an operator is a check.
+static void check_latex_equation(const char *m, size_t n, VChecks *c) {
+    enum { MAX_SIDES = 32 };
+    size_t cut[MAX_SIDES + 1];
+    int n_sides = 0, depth = 0;
+    cut[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        depth += strchr("{([", m[i]) ? 1 : strchr("})]", m[i]) ? -1 : 0;
+        int eq = m[i] == '=' && depth == 0 && (i == 0 || !strchr("<>!", m[i - 1]));
+        if (eq && n_sides + 1 < MAX_SIDES) cut[++n_sides] = i + 1;
+    }
+    if (n_sides == 0) return;
+    VSide side[MAX_SIDES];
+    for (int k = 0; k <= n_sides; k++) {
+        size_t lo = cut[k], hi = k < n_sides ? cut[k + 1] - 1 : n;
+        if (!latex_side(m + lo, hi - lo, &side[k])) return;
+        while (lo < hi && is_space(m[lo])) lo++;
+        while (hi > lo && is_space(m[hi - 1])) hi--;
+        side[k].lo = (int)lo, side[k].hi = (int)hi;
+    }
+    for (int k = 0; k < n_sides; k++) {
+        const VSide *l = &side[k], *r = &side[k + 1];
+        if (l->single && r->single) continue;
+        if (c->n == c->cap) c->c = lm_realloc(c->c, sizeof(VerifyCheck) * (size_t)(c->cap = c->cap ? 2 * c->cap : 8));
+        VerifyCheck *ck = &c->c[c->n++];
+        ck->expr = dup_n(m + l->lo, (size_t)(l->hi - l->lo));
+        ck->stated = dup_n(m + r->lo, (size_t)(r->hi - r->lo));
+        ck->value = l->v, ck->stated_val = r->v;
+        ck->ok = sides_agree(l, r);
+    }
+}
+
+// The math segments of a LaTeX step ($..$, $$..$$, \(..\), \[..\]), each checked as an
+// equation chain; text outside them is not read.
+static void check_latex(const char *text, VChecks *c) {
+    static const char *const open[] = {"$$", "$", "\\(", "\\["}, *const close[] = {"$$", "$", "\\)", "\\]"};
+    for (const char *p = text; *p;) {
+        int k = 0;
+        while (k < 4 && strncmp(p, open[k], strlen(open[k]))) k++;
+        if (k == 4 || (p > text && p[-1] == '\\' && k < 2)) {
+            p++;
+            continue;
+        }
+        const char *s = p + strlen(open[k]), *e = strstr(s, close[k]);
+        if (!e) return;
+        check_latex_equation(s, (size_t)(e - s), c);
+        p = e + strlen(close[k]);
+    }
+}
+
 int verify_text(const char *text, VerifyCheck **checks, int *from_annotations) {
     VChecks c = {0};
-    int ann = check_annotations(text, &c);
-    if (!ann) check_span(text, strlen(text), &c);
+    int latex = is_latex(text), ann = !latex && check_annotations(text, &c);
+    if (latex) check_latex(text, &c);
+    else if (!ann) check_span(text, strlen(text), &c);
     if (from_annotations) *from_annotations = ann;
     *checks = c.c;
     return c.n;

@@ -8,9 +8,11 @@
 set -euo pipefail
 CACHE=${LEMMA_CACHE:-$HOME/.cache/lemma}
 VENV=$CACHE/venv
+# math-verify and its LaTeX parser (tests/py/math_verify_agree.py) run on Debian's sympy.
 PKGS=(transformers==4.49.0 tokenizers==0.21.0 safetensors==0.5.2 sentencepiece==0.2.0
       protobuf==5.29.3 tiktoken==0.8.0 gguf==0.14.0 blobfile==3.0.0 jinja2==3.1.6
-      mistral-common==1.13.1)
+      mistral-common==1.13.1
+      math-verify==0.9.0 latex2sympy2_extended==1.11.0 antlr4-python3-runtime==4.13.2)
 # Meta's reference chat format for LLaMA-3, without its heavy dependencies (it needs only
 # tiktoken and pydantic, which the packages above bring).
 NODEPS=(llama-models==0.3.0)

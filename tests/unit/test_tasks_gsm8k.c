@@ -94,6 +94,36 @@ static void test_annotations(void) {
     EXPECT(wrong == 0, "disagreeing annotations: %ld", wrong);
 }
 
+// The wrong computations of GSM8K's own reference solutions, read one by one (the step and
+// the expression as the verifier reports them): typos (192*100=$1920, 4+4+6=18, 14*20=140,
+// 2*8=24, 70+40=100, $32-$20=$300, 10 x 1,248 = 11,480, $4200+$3000=$8600, 200*.55=100,
+// 6/3=.5, 2/12=.125, 1152/1,536=.5, 5 x 1/2 = 10, 3 x (8/16) = 6, 10 x .5 = 10), a changed
+// unit ($1 / 2 = 50 cents, $2.50 - $2.24 = 26 cents, 5 * 3 = $15,000 in thousands, 100 *
+// 0.75 = $0.75, 3/1 = 1), a floor written as '=' (13 / 6 = 2), sloppy notation (14 / 1 / 4 =
+// 14 * 4, 500/ 2/5 = 200), and a price list summed without its parts (7+9+1+2 = $19.50).
+// None is a verifier misreading.
+static const char *const known_wrong[] = {
+    "train.jsonl:168 4 192*100",   "train.jsonl:199 5 6/3",        "train.jsonl:503 0 3/1",
+    "train.jsonl:717 0 100 * 0.75", "train.jsonl:875 1 $1 / 2",    "train.jsonl:2430 2 $2.50 - $2.24",
+    "train.jsonl:3335 7 $4200+$3000", "train.jsonl:3410 1 10 x .5", "train.jsonl:3860 0 5 * 3",
+    "train.jsonl:4505 2 13 / 6",   "train.jsonl:4594 2 14 / 1 / 4", "train.jsonl:4692 0 2*8",
+    "train.jsonl:4974 0 200*.55",  "train.jsonl:5196 0 5 x 1/2",   "train.jsonl:5782 2 7+9+1+2",
+    "train.jsonl:6158 4 70 + 40",  "train.jsonl:6257 1 10 x 1,248", "train.jsonl:6701 1 2 / 12",
+    "train.jsonl:6714 1 3 x (8/16)", "train.jsonl:6761 3 4+4+6",   "train.jsonl:6843 0 500/ 2/5",
+    "train.jsonl:7179 3 1152/ 1,536", "train.jsonl:7445 3 14*20",  "test.jsonl:1025 4 $32 - $20",
+};
+#define N_KNOWN ((int)(sizeof known_wrong / sizeof known_wrong[0]))
+static int known_seen[N_KNOWN];
+
+// Is "ID STEP EXPR" in the list (marked as seen)?
+static int is_known(const char *id, int step, const char *expr) {
+    char key[256];
+    snprintf(key, sizeof key, "%s %d %s", id, step, expr);
+    for (int i = 0; i < N_KNOWN; i++)
+        if (!strcmp(key, known_wrong[i])) return known_seen[i] = 1;
+    return 0;
+}
+
 // Whole solutions, sentence by sentence: annotations where a sentence has them, the plain
 // text elsewhere.
 static void verify_all(const TaskSet *s, const char *name, long *n_steps, long *n_wrong) {
@@ -106,8 +136,11 @@ static void verify_all(const TaskSet *s, const char *name, long *n_steps, long *
             for (int c = 0; c < st->n_checks; c++) {
                 if (st->checks[c].ok) continue;
                 (*n_wrong)++;
-                printf("# %s %s step %d: %s = %s (is %.6Lg): %.100s\n", name, s->items[i].id, k,
-                       st->checks[c].expr, st->checks[c].stated, st->checks[c].value.v, st->text);
+                int known = is_known(s->items[i].id, k, st->checks[c].expr);
+                printf("# %s%s %s step %d: %s = %s (is %.6Lg): %.100s\n", known ? "" : "NOT IN THE LIST: ",
+                       name, s->items[i].id, k, st->checks[c].expr, st->checks[c].stated,
+                       st->checks[c].value.v, st->text);
+                EXPECT(known, "%s step %d: '%s' flagged, not a known typo", s->items[i].id, k, st->checks[c].expr);
             }
         }
         verify_result_free(&r);
@@ -121,11 +154,9 @@ static void test_solutions(void) {
     verify_all(&test, "test", &steps, &wrong_test);
     printf("# GSM8K solutions: %ld steps, %ld + %ld wrong computations in the text (train + test)\n",
            steps, wrong_train, wrong_test);
-    // Read one by one: typos (192*100=$1920, 4+4+6=18, 14*20=140), a changed unit
-    // ($1 / 2 = 50 cents), a floor written as '=' (13 / 6 = 2), and sloppy notation
-    // (14 / 1 / 4 = 14 * 4). None is a verifier misreading.
-    EXPECT(wrong_train == 23, "train: %ld wrong computations", wrong_train);
-    EXPECT(wrong_test == 1, "test: %ld wrong computations", wrong_test);
+    EXPECT(wrong_train + wrong_test == N_KNOWN, "%ld + %ld wrong computations, %d known", wrong_train,
+           wrong_test, N_KNOWN);
+    for (int i = 0; i < N_KNOWN; i++) EXPECT(known_seen[i], "known typo not flagged: %s", known_wrong[i]);
 }
 
 int main(void) {
