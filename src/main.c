@@ -127,13 +127,18 @@ static void load_config(Config *cfg, const Command *cmd, const Args *a) {
         rc = config_load(cfg, a->input, a->sets, a->n_sets, err, sizeof err);
     } else if (strcmp(cmd->input, "MODEL") == 0) {
         if (hub_resolve(a->input, a->sets, a->n_sets, cfg, err, sizeof err) != 0) user_error("%s", err);
-        return;
+        rc = 0;
     } else {
         config_defaults(cfg);
         rc = 0;
         for (int i = 0; i < a->n_sets && rc == 0; i++) rc = config_set(cfg, a->sets[i], err, sizeof err);
     }
     if (rc != 0) {
+        config_free(cfg);
+        user_error("%s", err);
+    }
+    if (tasks_prompt_configure(cfg_str(cfg, "data.prompt"), err, sizeof err) != 0 ||
+        tasks_fields_configure(cfg_str(cfg, "data.fields"), err, sizeof err) != 0) {
         config_free(cfg);
         user_error("%s", err);
     }

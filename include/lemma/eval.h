@@ -44,7 +44,14 @@ typedef struct {
     LemmaLocation loc;
     long reflect_at;     // byte offset of the first reflection, -1: no reflection
     int prefix_wrong;    // with a reflection: the text before it has a located wrong step
+    int level;           // the problem's MATH level (1..5), 0 unknown
+    int subject;         // its MATH subject (index into eval_subject_name), -1 none
 } EvalOutcome;
+
+// MATH's seven subjects and "other" (EVAL_N_SUBJECTS names); the index of a subject, -1 NULL.
+enum { EVAL_N_SUBJECTS = 8 };
+const char *eval_subject_name(int i);
+int eval_subject_index(const char *subject);
 
 // Grades completion against q's gold answer, locates and classifies the error of a wrong
 // one (lemma_locate on the whole completion), finds the first reflection and checks the text
@@ -67,6 +74,8 @@ typedef struct {
     long right_to_wrong;              // ... right before the reflection, wrong at the end
     long wrong_to_right;              // ... a wrong step before it, right at the end
     long tokens;                      // generated
+    long level_n[6], level_correct[6]; // by MATH level (index 1..5; 0 unknown)
+    long subject_n[EVAL_N_SUBJECTS], subject_correct[EVAL_N_SUBJECTS]; // by MATH subject
 } EvalCounts;
 
 void eval_counts_add(EvalCounts *c, const EvalOutcome *o);

@@ -171,6 +171,8 @@ typedef struct {
     char *solution, *split;       // NULL when absent
     int ops;                      // operations, -1 unknown
     TaskGraph *graph;             // NULL when absent
+    int level;                    // MATH's difficulty 1..5 ("Level 3" or 3), 0 unknown
+    char *subject;                // MATH's 'type' / 'subject' ("Algebra"), NULL when absent
 } TaskProblem;
 
 typedef struct {
@@ -179,9 +181,10 @@ typedef struct {
     long n_bad; // malformed lines skipped
 } TaskSet;
 
-// One record: ours {id, question, answer, solution?, graph?, split?, ops?}, GSM8K
-// {question, answer ending in "#### X"} or MATH-like {problem, solution with \boxed{X},
-// answer?}. default_id names records without an id. 0, or -1 with why (p left empty).
+// One record: through the data.fields mapping when it has the mapped question field; else
+// ours {id, question, answer, solution?, graph?, split?, ops?}, GSM8K {question, answer
+// ending in "#### X"} or MATH {problem, solution with \boxed{X}, answer?, level?,
+// type?/subject?}. default_id names records without an id. 0, or -1 with why (p left empty).
 int tasks_problem_from_json(const struct cJSON *o, const char *default_id, TaskProblem *p,
                             char *why, size_t why_len);
 struct cJSON *tasks_problem_to_json(const TaskProblem *p);
@@ -224,9 +227,17 @@ TaskSplit gen_text_split(const char *question);
 int64_t gen_max_stated(const TaskGraph *g);
 
 // ---------------------------------------------------------------------------
-// Prompt format: "Question: <question>\nAnswer: " (malloc'd). Training records, the sampler
-// and evaluation all use it; completions end with "The answer is: X" and eos.
+// Prompt format (malloc'd), the same for training records, the sampler and evaluation: by
+// default "Question: <question>\nAnswer: " (completions end with "The answer is: X" and eos);
+// data.prompt = "cot" asks to reason step by step and box the answer, "cot-fewshot" puts
+// four worked examples first, a file path gives a template with {question}.
 char *tasks_prompt(const char *question);
+// Sets the format for this process from data.prompt's value; 0, or -1 with err.
+int tasks_prompt_configure(const char *name, char *err, size_t err_len);
+// Sets the field mapping of JSONL records for this process from data.fields' value:
+// "question=Body+Question, answer=Answer, id=ID" (FIELD=KEY, several keys joined by a space;
+// fields: question, answer, solution, id, level, subject). "" clears it. 0, or -1 with err.
+int tasks_fields_configure(const char *spec, char *err, size_t err_len);
 
 // ---------------------------------------------------------------------------
 // Commands (src/tasks/cmd.c).

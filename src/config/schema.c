@@ -67,6 +67,15 @@ const CfgEntry cfg_schema[] = {
      "training problems (JSONL); empty: the built-in generator"},
     {"data.test", CFG_STRING, "", NO_RANGE, NULL,
      "test problems (JSONL); empty: the built-in generator's test split"},
+    {"data.prompt", CFG_STRING, "qa", NO_RANGE, NULL,
+     "how a question is asked, in training, sampling and evaluation alike (inside the model's "
+     "chat template): qa ('Question: ...\\nAnswer: '), cot (reason step by step, final answer "
+     "in \\boxed{}), cot-fewshot (four worked examples first), or a file with {question}"},
+    {"data.fields", CFG_STRING, "", NO_RANGE, NULL,
+     "field mapping for JSONL sets that are not GSM8K, MATH or lemma's own: FIELD=KEY[+KEY] "
+     "items, e.g. 'question=Body+Question, answer=Answer, id=ID' for SVAMP (fields: question, "
+     "answer, solution, id, level, subject); records without the first question key are read "
+     "as usual"},
     {"data.max_bad_frac", CFG_FLOAT, "0.01", 0, 1, NULL,
      "largest fraction of malformed JSONL lines skipped when reading data; more is an error"},
     {"data.train_size", CFG_INT, "20000", 1, 1e9, NULL,
@@ -237,6 +246,9 @@ const CfgEntry cfg_schema[] = {
     // eval
     {"eval.splits", CFG_LIST, "test,ood", NO_RANGE, "test|ood",
      "built-in splits evaluated (test reads data.test when it is set)"},
+    {"eval.sets", CFG_LIST, "", NO_RANGE, NULL,
+     "JSONL sets evaluated as NAME=PATH (gsm8k=.../test.jsonl, math500=.../math500.jsonl): a "
+     "table row and NAME.json each, with MATH sets broken down by level and subject"},
     {"eval.data", CFG_LIST, "", NO_RANGE, NULL,
      "extra problem sets (JSONL), each a split named after its file (NAME.jsonl: NAME)"},
     {"eval.problems", CFG_INT, "200", 0, 16777216, NULL,

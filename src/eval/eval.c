@@ -239,16 +239,30 @@ static int eval_split(EvalRun *r, SampleEngine *e, const char *run_dir, const ch
     return 0;
 }
 
+// One indented row of a breakdown: "    level 3" or "    Algebra".
+static void eval_table_row(const char *what, const char *name, int level, long n, long right) {
+    char label[64];
+    if (name) snprintf(label, sizeof label, "  %s", name);
+    else snprintf(label, sizeof label, "  %s %d", what, level);
+    double lo, hi;
+    eval_wilson(right, n, EVAL_Z95, &lo, &hi);
+    lm_info("  %-24.24s %7ld %9.4f  [%.4f, %.4f]", label, n, (double)right / (double)n, lo, hi);
+}
+
 static void eval_table(const EvalRun *runs, int n, const char *out_dir, const char *label,
                        long step) {
     lm_info("eval: model %s (step %ld), results in %s", label, step, out_dir);
-    lm_info("  %-16s %7s %9s  %s", "split", "n", "accuracy", "95% CI");
+    lm_info("  %-24s %7s %9s  %s", "split", "n", "accuracy", "95% CI");
     for (int i = 0; i < n; i++) {
         const EvalCounts *c = &runs[i].counts;
         double lo, hi;
         eval_wilson(c->correct, c->n, EVAL_Z95, &lo, &hi);
-        lm_info("  %-16s %7ld %9.4f  [%.4f, %.4f]", runs[i].sp->name, c->n,
+        lm_info("  %-24s %7ld %9.4f  [%.4f, %.4f]", runs[i].sp->name, c->n,
                 c->n ? (double)c->correct / (double)c->n : 0.0, lo, hi);
+        for (int l = 1; l <= 5; l++) // MATH sets: by level, then by subject
+            if (c->level_n[l]) eval_table_row("level", NULL, l, c->level_n[l], c->level_correct[l]);
+        for (int s = 0; s < EVAL_N_SUBJECTS; s++)
+            if (c->subject_n[s]) eval_table_row(NULL, eval_subject_name(s), 0, c->subject_n[s], c->subject_correct[s]);
     }
 }
 

@@ -72,6 +72,30 @@ static int eval_add_file(EvalOptions *o, const Config *cfg, const char *path, ch
     return 0;
 }
 
+// An eval.sets entry NAME=PATH; 0, or 2 with err.
+static int eval_add_set(EvalOptions *o, const Config *cfg, const char *entry, char *err,
+                        size_t err_len) {
+    const char *eq = strchr(entry, '=');
+    size_t n = eq ? (size_t)(eq - entry) : 0;
+    char name[256];
+    if (!eq || n == 0 || n >= sizeof name || !eq[1]) {
+        snprintf(err, err_len, "%s: eval.sets '%s': want NAME=PATH (e.g. math500=data/math500.jsonl)",
+                 cfg->path, entry);
+        return 2;
+    }
+    memcpy(name, entry, n);
+    name[n] = 0;
+    for (int i = 0; i < o->n_splits; i++)
+        if (strcmp(o->splits[i].name, name) == 0) {
+            snprintf(err, err_len, "%s: eval.sets '%s': the name '%s' is taken by another set",
+                     cfg->path, entry, name);
+            return 2;
+        }
+    if (eval_readable(cfg, "eval.sets", eq + 1, err, err_len)) return 2;
+    eval_add_split(o, name, eq + 1, TASK_SPLIT_TEST);
+    return 0;
+}
+
 static int eval_splits_from(EvalOptions *o, const Config *cfg, char *err, size_t err_len) {
     int builtin = 0;
     for (int i = 0; i < cfg_list_len(cfg, "eval.splits"); i++) {
@@ -88,6 +112,8 @@ static int eval_splits_from(EvalOptions *o, const Config *cfg, char *err, size_t
     }
     for (int i = 0; i < cfg_list_len(cfg, "eval.data"); i++)
         if (eval_add_file(o, cfg, cfg_list_item(cfg, "eval.data", i), err, err_len)) return 2;
+    for (int i = 0; i < cfg_list_len(cfg, "eval.sets"); i++)
+        if (eval_add_set(o, cfg, cfg_list_item(cfg, "eval.sets", i), err, err_len)) return 2;
     if (builtin && o->problems == 0) {
         snprintf(err, err_len, "%s: eval.problems = 0 (all) needs a JSONL set, but eval.splits "
                  "has a built-in split, which has no end: set eval.problems > 0", cfg->path);

@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,8 @@ void eval_outcome(const LemmaQuestion *q, const char *completion, const LemmaPhr
                   const char *back, EvalOutcome *out) {
     memset(out, 0, sizeof *out);
     out->loc.step = -1;
+    out->level = q->p.level;
+    out->subject = eval_subject_index(q->p.subject);
     out->pred = grade_extract_answer(completion, NULL);
     out->correct = out->pred && grade_equal(out->pred, q->p.answer);
     if (!out->correct) out->located = lemma_locate(q, completion, &out->loc) == 0;
@@ -73,8 +76,23 @@ void eval_outcome_free(EvalOutcome *o) {
     o->pred = NULL;
 }
 
+static const char *const subjects[EVAL_N_SUBJECTS] = {
+    "Algebra", "Counting & Probability", "Geometry", "Intermediate Algebra", "Number Theory",
+    "Prealgebra", "Precalculus", "other"};
+
+const char *eval_subject_name(int i) { return i >= 0 && i < EVAL_N_SUBJECTS ? subjects[i] : "?"; }
+
+int eval_subject_index(const char *subject) {
+    if (!subject) return -1;
+    for (int i = 0; i < EVAL_N_SUBJECTS - 1; i++)
+        if (!strcmp(subject, subjects[i])) return i;
+    return EVAL_N_SUBJECTS - 1;
+}
+
 void eval_counts_add(EvalCounts *c, const EvalOutcome *o) {
     c->n++;
+    if (o->level >= 1 && o->level <= 5) c->level_n[o->level]++, c->level_correct[o->level] += o->correct;
+    if (o->subject >= 0) c->subject_n[o->subject]++, c->subject_correct[o->subject] += o->correct;
     c->correct += o->correct;
     c->no_answer += !o->pred;
     if (!o->correct) {
@@ -89,6 +107,27 @@ void eval_counts_add(EvalCounts *c, const EvalOutcome *o) {
 }
 
 static double eval_rate(long a, long b) { return b > 0 ? (double)a / (double)b : 0.0; }
+
+// {"NAME": {"n", "correct", "accuracy", "ci95"}} of the groups with problems (names, or
+// "1".."n"), added to j as key when any group has some.
+static void add_breakdown(cJSON *j, const char *key, const long *n, const long *right, int groups,
+                          const char *const *names) {
+    cJSON *b = NULL;
+    for (int g = 0; g < groups; g++) {
+        if (n[g] == 0) continue;
+        if (!b) b = cJSON_AddObjectToObject(j, key);
+        char num[16];
+        snprintf(num, sizeof num, "%d", g + 1);
+        cJSON *x = cJSON_AddObjectToObject(b, names ? names[g] : num);
+        double lo, hi, ci[2];
+        eval_wilson(right[g], n[g], EVAL_Z95, &lo, &hi);
+        ci[0] = lo, ci[1] = hi;
+        cJSON_AddNumberToObject(x, "n", (double)n[g]);
+        cJSON_AddNumberToObject(x, "correct", (double)right[g]);
+        cJSON_AddNumberToObject(x, "accuracy", eval_rate(right[g], n[g]));
+        cJSON_AddItemToObject(x, "ci95", cJSON_CreateDoubleArray(ci, 2));
+    }
+}
 
 cJSON *eval_summary_json(const char *split, const char *label, long step, const EvalCounts *c,
                          double seconds) {
@@ -119,5 +158,7 @@ cJSON *eval_summary_json(const char *split, const char *label, long step, const 
     cJSON_AddNumberToObject(r, "wrong_to_right", (double)c->wrong_to_right);
     cJSON_AddNumberToObject(j, "tokens", (double)c->tokens);
     cJSON_AddNumberToObject(j, "seconds", seconds);
+    add_breakdown(j, "by_level", c->level_n + 1, c->level_correct + 1, 5, NULL);
+    add_breakdown(j, "by_subject", c->subject_n, c->subject_correct, EVAL_N_SUBJECTS, subjects);
     return j;
 }

@@ -1,7 +1,8 @@
-// tasks/load: problem records in and out of JSON and the JSONL loader. One record is ours
+// tasks/load: problem records in and out of JSON and the JSONL loader. One record is read
+// through the data.fields mapping (any JSONL: SVAMP's Body+Question, Answer), or is ours
 // ({id, question, answer, solution?, graph?, split?, ops?}), GSM8K ({question, answer ending
-// in "#### X"}) or MATH-like ({problem, solution with \boxed{X}, answer?}); a malformed line
-// is reported with file:line and skipped, and too many of them is an error.
+// in "#### X"}) or MATH ({problem, solution with \boxed{X}, answer?, level?, type?}); a
+// malformed line is reported with file:line and skipped, and too many of them is an error.
 #include "lemma/tasks.h"
 
 #include <cJSON.h>
@@ -64,15 +65,116 @@ static int from_gsm8k(const cJSON *o, TaskProblem *p, char *why, size_t len) {
     return 0;
 }
 
+// MATH's level: "Level 3" or 3 -> 3; 0 when absent or not 1..5.
+static int level_field(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int l = cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
+    if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        if (!strncmp(s, "Level ", 6)) s += 6;
+        l = atoi(s);
+    }
+    return l >= 1 && l <= 5 ? l : 0;
+}
+
 // MATH-like: the gold is 'answer' when given, else the last \boxed{} of the solution.
 static int from_math(const cJSON *o, TaskProblem *p, char *why, size_t len) {
-    const char *sol = str_field(o, "solution");
+    const char *sol = str_field(o, "solution"), *subj = str_field(o, "type");
     p->question = lm_strdup(str_field(o, "problem"));
     if (sol) p->solution = lm_strdup(sol);
     p->answer = text_field(o, "answer");
     if (!p->answer && sol) p->answer = grade_last_boxed(sol);
     if (!p->answer) return fail(why, len, "MATH-like record has no 'answer' and no \\boxed{} in 'solution'");
+    p->level = level_field(o, "level");
+    if (!subj) subj = str_field(o, "subject");
+    if (subj) p->subject = lm_strdup(subj);
     return 0;
+}
+
+// ---------------------------------------------------------------------------
+// data.fields: a mapping from a data set's keys to the fields of a problem
+
+enum { MAP_QUESTION, MAP_ANSWER, MAP_SOLUTION, MAP_ID, MAP_LEVEL, MAP_SUBJECT, MAP_N };
+static const char *const map_names[MAP_N] = {"question", "answer", "solution", "id", "level", "subject"};
+static char *map_keys[MAP_N][4]; // up to 4 keys per field, joined by a space
+static int map_set;
+
+int tasks_fields_configure(const char *spec, char *err, size_t err_len) {
+    for (int f = 0; f < MAP_N; f++)
+        for (int k = 0; k < 4; k++) free(map_keys[f][k]), map_keys[f][k] = NULL;
+    map_set = 0;
+    if (!spec || !spec[0]) return 0;
+    char *copy = lm_strdup(spec), *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ') item++;
+        char *eq = strchr(item, '=');
+        int f = 0;
+        if (eq) *eq = 0;
+        while (f < MAP_N && strcmp(item, map_names[f])) f++;
+        if (!eq || f == MAP_N || map_keys[f][0]) {
+            if (eq) *eq = '=';
+            snprintf(err, err_len, "data.fields: '%s' is not FIELD=KEY[+KEY] with FIELD one of question, "
+                     "answer, solution, id, level, subject (each once)", item);
+            rc = -1;
+            break;
+        }
+        char *save2 = NULL;
+        int k = 0;
+        for (char *key = strtok_r(eq + 1, "+", &save2); key && k < 4; key = strtok_r(NULL, "+", &save2)) {
+            while (*key == ' ') key++;
+            size_t n = strlen(key);
+            while (n > 0 && key[n - 1] == ' ') key[--n] = 0;
+            if (n) map_keys[f][k++] = lm_strdup(key);
+        }
+    }
+    free(copy);
+    if (rc == 0 && (!map_keys[MAP_QUESTION][0] || !map_keys[MAP_ANSWER][0])) {
+        snprintf(err, err_len, "data.fields: 'question=KEY' and 'answer=KEY' are both needed");
+        rc = -1;
+    }
+    map_set = rc == 0;
+    return rc;
+}
+
+// The mapped keys' values (strings or numbers) joined by a space; NULL when one is missing.
+static char *map_value(const cJSON *o, int f) {
+    char *out = NULL;
+    for (int k = 0; k < 4 && map_keys[f][k]; k++) {
+        char *v = text_field(o, map_keys[f][k]);
+        if (!v) return free(out), NULL;
+        if (!out) {
+            out = v;
+            continue;
+        }
+        char *j = lm_malloc(strlen(out) + strlen(v) + 2);
+        sprintf(j, "%s %s", out, v);
+        free(out), free(v);
+        out = j;
+    }
+    return out;
+}
+
+static int from_mapping(const cJSON *o, TaskProblem *p, char *why, size_t len) {
+    p->question = map_value(o, MAP_QUESTION);
+    p->answer = map_value(o, MAP_ANSWER);
+    if (!p->question || !p->answer)
+        return fail(why, len, "a field of data.fields ('question' or 'answer') is missing");
+    if (strstr(p->answer, "####")) { // a GSM8K-style answer under another key
+        char *gold = grade_after_hashes(p->answer);
+        free(p->answer);
+        p->answer = gold;
+        if (!gold) return fail(why, len, "the mapped answer has nothing after '####'");
+    }
+    if (map_keys[MAP_SOLUTION][0]) p->solution = map_value(o, MAP_SOLUTION);
+    if (map_keys[MAP_SUBJECT][0]) p->subject = map_value(o, MAP_SUBJECT);
+    if (map_keys[MAP_LEVEL][0]) p->level = level_field(o, map_keys[MAP_LEVEL][0]);
+    return 0;
+}
+
+// The record has the first mapped question key: read through the mapping.
+static int mapped(const cJSON *o) {
+    return map_set && cJSON_GetObjectItemCaseSensitive(o, map_keys[MAP_QUESTION][0]) != NULL;
 }
 
 // Ours: optional solution, split, ops and graph next to question and answer.
@@ -94,6 +196,8 @@ static int from_ours(const cJSON *o, TaskProblem *p, char *why, size_t len) {
             return fail(why, len, "'ops' must be a non-negative integer");
         p->ops = (int)v->valuedouble;
     }
+    p->level = level_field(o, "level"); // kept through our files (MATH records written back)
+    if (str_field(o, "subject")) p->subject = lm_strdup(str_field(o, "subject"));
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "graph")) && !cJSON_IsNull(v)) {
         p->graph = lm_malloc(sizeof(TaskGraph));
         if (tasks_graph_from_json(v, p->graph, why, len)) return -1;
@@ -103,6 +207,7 @@ static int from_ours(const cJSON *o, TaskProblem *p, char *why, size_t len) {
 
 static int problem_fill(const cJSON *o, TaskProblem *p, char *why, size_t len) {
     const char *q = str_field(o, "question"), *ans = str_field(o, "answer");
+    if (mapped(o)) return from_mapping(o, p, why, len);
     if (str_field(o, "problem")) return from_math(o, p, why, len);
     if (!q) return fail(why, len, "no string 'question' (or 'problem')");
     p->question = lm_strdup(q);
@@ -116,7 +221,7 @@ int tasks_problem_from_json(const cJSON *o, const char *default_id, TaskProblem 
     p->ops = -1;
     int rc = problem_fill(o, p, why, why_len);
     if (rc == 0) {
-        p->id = text_field(o, "id");
+        p->id = mapped(o) && map_keys[MAP_ID][0] ? map_value(o, MAP_ID) : text_field(o, "id");
         if (!p->id) p->id = lm_strdup(default_id ? default_id : "");
     } else {
         tasks_problem_free(p);
@@ -134,12 +239,14 @@ cJSON *tasks_problem_to_json(const TaskProblem *p) {
     if (p->split) cJSON_AddStringToObject(o, "split", p->split);
     if (p->ops >= 0) cJSON_AddNumberToObject(o, "ops", p->ops);
     else cJSON_AddNullToObject(o, "ops");
+    if (p->level) cJSON_AddNumberToObject(o, "level", p->level);
+    if (p->subject) cJSON_AddStringToObject(o, "subject", p->subject);
     return o;
 }
 
 void tasks_problem_free(TaskProblem *p) {
     if (!p) return;
-    free(p->id), free(p->question), free(p->answer), free(p->solution), free(p->split);
+    free(p->id), free(p->question), free(p->answer), free(p->solution), free(p->split), free(p->subject);
     free(p->graph);
     memset(p, 0, sizeof *p);
     p->ops = -1;

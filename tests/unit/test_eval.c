@@ -212,7 +212,7 @@ static void test_error_types(void) {
     lemma_question_free(&q);
 
     TaskProblem p = {lm_strdup("x-1"), lm_strdup("Ann has 5 apples. She buys 2 more. How many apples does she have?"),
-                     lm_strdup("7"), NULL, NULL, -1, NULL};
+                     lm_strdup("7"), NULL, NULL, -1, NULL, 0, NULL};
     lemma_question_init(&q, 0, &p);
     eval_outcome(&q, "Ann has 5 + 1 = 6 apples.\nThe answer is: 6", NULL, NULL, &o);
     EXPECT(!o.correct && !o.located, "no reference, answer = last result: located %d", o.located);

@@ -72,6 +72,81 @@ static void test_gsm8k_and_math_records(void) {
     tasks_set_free(&set);
 }
 
+// MATH's level and subject, both spellings (MATH: "Level 3" and 'type'; MATH-500: 3 and
+// 'subject'); kept through our own records.
+static void test_math_level_and_subject(void) {
+    const char *path = write_file("math.jsonl",
+        "{\"problem\": \"p1\", \"solution\": \"$\\\\boxed{1}$\", \"level\": \"Level 3\", \"type\": \"Algebra\"}\n"
+        "{\"problem\": \"p2\", \"answer\": \"2\", \"level\": 5, \"subject\": \"Number Theory\"}\n"
+        "{\"problem\": \"p3\", \"answer\": \"3\", \"level\": \"Level ?\"}\n");
+    TaskSet set;
+    char err[512];
+    EXPECT(tasks_load(path, 0.0, &set, err, sizeof err) == 0 && set.n == 3, "load: %s", err);
+    if (set.n == 3) {
+        EXPECT(set.items[0].level == 3 && !strcmp(set.items[0].subject, "Algebra"), "MATH spelling");
+        EXPECT(set.items[1].level == 5 && !strcmp(set.items[1].subject, "Number Theory"), "MATH-500 spelling");
+        EXPECT(set.items[2].level == 0 && !set.items[2].subject, "unknown level");
+        cJSON *o = tasks_problem_to_json(&set.items[1]);
+        TaskProblem back;
+        EXPECT(tasks_problem_from_json(o, "x", &back, err, sizeof err) == 0 && back.level == 5 &&
+                   back.subject && !strcmp(back.subject, "Number Theory"), "round trip");
+        tasks_problem_free(&back);
+        cJSON_Delete(o);
+    }
+    tasks_set_free(&set);
+}
+
+// data.fields: SVAMP's Body + Question and a numeric Answer; records of other sets in the same
+// file are read as usual; a bad mapping is refused with the item named.
+static void test_field_mapping(void) {
+    char err[512];
+    EXPECT(tasks_fields_configure("question=Body+Question, answer=Answer, id=ID", err, sizeof err) == 0, "%s", err);
+    const char *path = write_file("svamp.jsonl",
+        "{\"Body\": \"There are 87 oranges.\", \"Question\": \"How many are there?\", \"Answer\": 87.0, \"ID\": \"chal-1\"}\n"
+        "{\"question\": \"q\", \"answer\": \"x #### 5\"}\n"
+        "{\"Body\": \"b\", \"Answer\": 1}\n");
+    TaskSet set;
+    EXPECT(tasks_load(path, 0.5, &set, err, sizeof err) == 0 && set.n == 2 && set.n_bad == 1, "load: %s (%ld)", err, set.n);
+    if (set.n == 2) {
+        const TaskProblem *a = &set.items[0];
+        EXPECT(!strcmp(a->question, "There are 87 oranges. How many are there?") && !strcmp(a->answer, "87") &&
+                   !strcmp(a->id, "chal-1"), "svamp: '%s' '%s' '%s'", a->question, a->answer, a->id);
+        EXPECT(!strcmp(set.items[1].answer, "5"), "gsm8k record beside it: '%s'", set.items[1].answer);
+    }
+    tasks_set_free(&set);
+    EXPECT(tasks_fields_configure("question=Body, colour=Red", err, sizeof err) == -1 && strstr(err, "colour=Red"),
+           "bad field: %s", err);
+    EXPECT(tasks_fields_configure("question=Body", err, sizeof err) == -1 && strstr(err, "answer=KEY"), "%s", err);
+    EXPECT(tasks_fields_configure("", err, sizeof err) == 0, "cleared");
+}
+
+// data.prompt: the formats, and a template file.
+static void test_prompts(void) {
+    char err[512], *p;
+    EXPECT(tasks_prompt_configure("qa", err, sizeof err) == 0, "qa");
+    p = tasks_prompt("What is 2+3?");
+    EXPECT(!strcmp(p, "Question: What is 2+3?\nAnswer: "), "qa: '%s'", p);
+    free(p);
+    EXPECT(tasks_prompt_configure("cot", err, sizeof err) == 0, "cot");
+    p = tasks_prompt("What is 2+3?");
+    EXPECT(!strcmp(p, "What is 2+3?\nPlease reason step by step, and put your final answer within \\boxed{}."),
+           "cot: '%s'", p);
+    free(p);
+    EXPECT(tasks_prompt_configure("cot-fewshot", err, sizeof err) == 0, "fewshot");
+    p = tasks_prompt("What is 2+3?");
+    EXPECT(strstr(p, "\\boxed{22}") && strstr(p, "Problem: What is 2+3?\nSolution:") == p + strlen(p) - 31,
+           "fewshot ends with the question: '%s'", p + strlen(p) - 40);
+    free(p);
+    const char *t = write_file("prompt.txt", "Q: {question} A:");
+    EXPECT(tasks_prompt_configure(t, err, sizeof err) == 0, "file: %s", err);
+    p = tasks_prompt("x?");
+    EXPECT(!strcmp(p, "Q: x? A:"), "file: '%s'", p);
+    free(p);
+    t = write_file("noq.txt", "no placeholder");
+    EXPECT(tasks_prompt_configure(t, err, sizeof err) == -1 && strstr(err, "{question}"), "%s", err);
+    EXPECT(tasks_prompt_configure("qa", err, sizeof err) == 0, "back to qa");
+}
+
 // Ten good lines around the bad ones, so that fractions are easy to reason about.
 static void test_bad_lines(void) {
     static const char *bad[] = {
@@ -127,6 +202,9 @@ int main(void) {
     LM_CHECK(mkdtemp(tmpdir), "mkdtemp");
     RUN_TEST(test_our_records_round_trip);
     RUN_TEST(test_gsm8k_and_math_records);
+    RUN_TEST(test_math_level_and_subject);
+    RUN_TEST(test_field_mapping);
+    RUN_TEST(test_prompts);
     RUN_TEST(test_bad_lines);
     RUN_TEST(test_missing_file);
     RUN_TEST(test_splits);
