@@ -96,7 +96,7 @@ expect_out build_records_train "records|steps|loss" "$LEMMA" train "$CFG" --set 
 
 # GSM8K problems (data.train): wrong samples with a changed annotation; teacher errors go
 # through the annotations (calculation and operator errors only).
-head -n 12 ../shared/data/gsm8k/train.jsonl >"$TMP/gsm.jsonl"
+head -n 12 tests/fixtures/gsm8k/train.jsonl >"$TMP/gsm.jsonl" # GSM8K's first 12 train records
 python3 - "$TMP/gsm.jsonl" "$TMP/gsm_samples.jsonl" <<'PY'
 import json, re, sys
 out = open(sys.argv[2], "w")

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GSM8K_DIR "../shared/data/gsm8k/"
 
@@ -160,6 +161,10 @@ static void test_solutions(void) {
 }
 
 int main(void) {
+    if (access(GSM8K_DIR "train.jsonl", R_OK) != 0) { // a plain clone: the whole set is not beside it
+        printf("SKIP gsm8k_all: %s absent (../shared is not beside this checkout)\n", GSM8K_DIR);
+        return 0;
+    }
     RUN_TEST(test_load_all);
     RUN_TEST(test_gold_answers);
     RUN_TEST(test_annotations);
