@@ -78,11 +78,13 @@ expect_out verify_generated 'lemma verify: 40 solutions: 0 with a wrong step, 40
 cat >"$TMP/sol.jsonl" <<'EOF'
 {"id": "w", "solution": "Bob has 3 * 12 = 36 marbles.\nCara has 36 - 7 = 28 marbles.\nThe answer is: 28"}
 {"id": "r", "completion": "2 + 2 = 4\nThe answer is: 4"}
+{"id": "m", "problem": "Convert $4210_5$.", "solution": "We have $4\\cdot 5^3+2\\cdot 5^2+1\\cdot 5=555$.\nThen $\\frac{555}{5}=110$, so the answer is $\\boxed{555}$."}
 EOF
 "$LEMMA" verify "$TMP/sol.jsonl" --out "$TMP/sv.jsonl" >/dev/null 2>&1
 if grep -q '"id":"w".*"first_wrong_step":1,"verdict":"wrong"' "$TMP/sv.jsonl" &&
    grep -q '"expr":"36 - 7","stated":"28","value":"29","ok":false' "$TMP/sv.jsonl" &&
-   grep -q '"id":"r".*"first_wrong_step":null,"verdict":"ok"' "$TMP/sv.jsonl"; then echo "PASS verify_verdicts"
+   grep -q '"id":"r".*"first_wrong_step":null,"verdict":"ok"' "$TMP/sv.jsonl" &&
+   grep -q '"id":"m".*"expr":"\\\\frac{555}{5}","stated":"110","value":"111","ok":false.*"first_wrong_step":1,"verdict":"wrong"' "$TMP/sv.jsonl"; then echo "PASS verify_verdicts"
 else echo "FAIL verify_verdicts: $(cat "$TMP/sv.jsonl")"; fi
 # GSM8K's test references: one known typo (test.jsonl:1025, tests/unit/test_tasks_gsm8k.c);
 # on a plain clone the fixture's first 100 records, which hold none.
@@ -95,5 +97,5 @@ else
 fi
 expect_fail verify_missing_file 2 "lemma verify: cannot read '$TMP/nope.jsonl'" "$LEMMA" verify "$TMP/nope.jsonl"
 { cat "$TMP/sol.jsonl"; echo '{"id": "x", "text": "1 + 1 = 2"}'; } >"$TMP/bad3.jsonl"
-expect_fail verify_too_many_bad_lines 2 "bad3.jsonl:3: malformed line skipped \(no string 'solution'" \
+expect_fail verify_too_many_bad_lines 2 "bad3.jsonl:4: malformed line skipped \(no string 'solution'" \
     "$LEMMA" verify "$TMP/bad3.jsonl" --out "$TMP/v3.jsonl"
