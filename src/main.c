@@ -31,23 +31,24 @@ typedef struct {
     const char *input; // what INPUT is: "CONFIG", "IN.jsonl", "CKPT", "MODEL" (hub_resolve)
     const char *help;
     CommandFn fn;
+    int locks;         // writes run.dir: holds its lock while it runs (hub_run_lock)
 } Command;
 
 static const Command commands[] = {
-    {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", pipeline_cmd},
-    {"train", "CONFIG", "data-parallel training with checkpoints and resume", train_cmd},
-    {"sample", "CONFIG", "sample and grade solutions, data-parallel", sample_cmd},
-    {"build", "CONFIG", "build reflection data from graded samples", build_cmd},
-    {"eval", "CONFIG", "evaluate accuracy and error types", eval_cmd},
-    {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen},
-    {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade},
-    {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify},
-    {"generate", "MODEL", "complete --prompt TEXT through the model's chat template", generate_cmd},
-    {"tokenize", "MODEL", "token ids of each line of standard input, as JSON", tokenize_cmd},
-    {"import", "MODEL", "a Hugging Face or GGUF model into a run directory (--out DIR)", import_cmd},
-    {"export", "MODEL", "a model as a Hugging Face directory or GGUF file (--format, --out)", export_cmd},
-    {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect},
-    {"config", "CONFIG", "validate a config; --dump prints the effective config", config_cmd},
+    {"run", "CONFIG", "the whole pipeline in one job (pipeline.phases)", pipeline_cmd, 1},
+    {"train", "CONFIG", "data-parallel training with checkpoints and resume", train_cmd, 1},
+    {"sample", "CONFIG", "sample and grade solutions, data-parallel", sample_cmd, 1},
+    {"build", "CONFIG", "build reflection data from graded samples", build_cmd, 1},
+    {"eval", "CONFIG", "evaluate accuracy and error types", eval_cmd, 0},
+    {"gen", "CONFIG", "write built-in word problems", tasks_cmd_gen, 0},
+    {"grade", "IN.jsonl", "grade completions against gold answers", tasks_cmd_grade, 0},
+    {"verify", "IN.jsonl", "check the steps of solutions", tasks_cmd_verify, 0},
+    {"generate", "MODEL", "complete --prompt TEXT through the model's chat template", generate_cmd, 0},
+    {"tokenize", "MODEL", "token ids of each line of standard input, as JSON", tokenize_cmd, 0},
+    {"import", "MODEL", "a Hugging Face or GGUF model into a run directory (--out DIR)", import_cmd, 0},
+    {"export", "MODEL", "a model as a Hugging Face directory or GGUF file (--format, --out)", export_cmd, 0},
+    {"inspect", "CKPT", "summarise a checkpoint", ckpt_cmd_inspect, 0},
+    {"config", "CONFIG", "validate a config; --dump prints the effective config", config_cmd, 0},
 };
 static const int n_commands = sizeof(commands) / sizeof(commands[0]);
 
@@ -185,7 +186,17 @@ int main(int argc, char **argv) {
     }
     Config cfg;
     load_config(&cfg, cmd, &a);
+    int help = 0;
+    for (int i = 0; i < a.n_opts; i++) help |= !strcmp(a.opts[i], "--help");
+    char err[2048];
+    if (cmd->locks && !help && hub_run_lock(cfg_str(&cfg, "run.dir"), err, sizeof err) != 0) {
+        if (dist.rank == 0) fprintf(stderr, "lemma %s: %s\n", cmd->name, err);
+        config_free(&cfg);
+        dist_finalize();
+        return EXIT_USAGE;
+    }
     int rc = cmd->fn(&cfg, a.input, a.n_opts, a.opts);
+    if (cmd->locks) hub_run_unlock();
     config_free(&cfg);
     free(a.sets);
     free(a.opts);

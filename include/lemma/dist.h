@@ -42,6 +42,10 @@ int dist_signal_number(void); // the signal seen (SIGTERM, SIGUSR1), 0 if none
 int dist_should_stop(void);
 // Collective logical OR of a flag over all ranks.
 int dist_any(int flag);
+// Collective: an error that some ranks met (failed, err) becomes every rank's. Returns 1 when
+// any rank failed, with err on every rank the message of the lowest failing rank ("rank R:
+// ..." when that is not this rank); 0 when none did (err untouched).
+int dist_agree(int failed, char *err, size_t err_len);
 
 // OpenMP threads for this rank: `requested` when > 0 (run.threads), else OMP_NUM_THREADS when
 // set, else the node's cores shared among the ranks on it (at least 1).

@@ -39,6 +39,13 @@ int hub_open_model(HubModel *h, const Config *cfg, const char *model, char *err,
 // The tokenizer (and chat template, stop ids) of cfg's model alone, without its weights.
 int hub_open_tokenizer(Tokenizer *tok, const Config *cfg, char *err, size_t err_len);
 
+// One job per run directory (hub/lock.c): RUN_DIR/.lock names the holder (host, pid, Slurm
+// job). Collective; 0 taken (a stale lock of a dead process on this host, or of the same
+// Slurm job before a requeue, is taken over), -1 with err naming the holder. hub_run_unlock
+// removes this process's lock.
+int hub_run_lock(const char *run_dir, char *err, size_t err_len);
+void hub_run_unlock(void);
+
 // What a process will do with the model it opens: the memory plan counts these (HUB_USE_*).
 enum { HUB_USE_TRAIN = 1, HUB_USE_SAMPLE = 2, HUB_USE_EVAL = 4 };
 

@@ -9,9 +9,11 @@
 #include "lemma/util.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +172,32 @@ static void write_tensor(CkptStatus *st, hid_t f, const CkptTensor *t, uint64_t 
     H5_CHECK(st, H5Sclose(fspace));
 }
 
+// This rank's part of every tensor is finite: a checkpoint never holds NaN or Inf (a
+// diverged update would poison every later resume).
+static void check_finite(CkptStatus *st, const CkptTensor *t, int n) {
+    for (int i = 0; i < n && !st->failed; i++)
+        for (size_t k = 0; k < t[i].hi - t[i].lo; k++)
+            if (!isfinite(t[i].data[k])) {
+                ckpt_fail(st, "tensor %s/%s holds a non-finite value (%g at element %zu): not "
+                          "written", t[i].group, t[i].name, (double)t[i].data[k], t[i].lo + k);
+                break;
+            }
+}
+
+// Rank 0: room for the file (its tensors plus 1 MiB for meta and HDF5's own structures) on
+// the file system of run_dir, before anything is written.
+static void check_space(CkptStatus *st, const char *run_dir, const CkptTensor *t, int n) {
+    double need = 1 << 20;
+    for (int i = 0; i < n; i++) need += (double)ckpt_numel(&t[i]) * sizeof(float);
+    struct statvfs fs;
+    if (statvfs(run_dir, &fs) != 0) return; // not there yet: ckpt_make_dir reports it
+    double room = (double)fs.f_bavail * (double)fs.f_frsize;
+    if (room < need)
+        ckpt_fail(st, "no space left for the checkpoint on the file system of %s: it needs %.1f "
+                  "MiB, %.1f MiB are free (disk full or quota)", run_dir, need / 1048576.0,
+                  room / 1048576.0);
+}
+
 // Collective: the whole file under its temporary name.
 static void write_file(CkptStatus *st, const char *tmp, const CkptMeta *m, const CkptTensor *t,
                        int n, const uint64_t *sums) {
@@ -199,9 +227,11 @@ int ckpt_save(const char *run_dir, const CkptMeta *meta, const CkptTensor *t, in
         ckpt_fail(&st, "path too long");
     if (m.step < 0) ckpt_fail(&st, "negative step %ld", m.step);
     ckpt_check_tensors(&st, t, n);
+    if (!st.failed) check_finite(&st, t, n);
     if (ckpt_agree(&st) == 0) check_across_ranks(&st, t, n);
     if (dist.rank == 0 && !st.failed && ckpt_make_dir(run_dir, st.msg, sizeof st.msg) != 0)
         st.failed = 1;
+    if (dist.rank == 0 && !st.failed) check_space(&st, run_dir, t, n);
     if (ckpt_agree(&st) == 0) {
         uint64_t *sums = tensor_checksums(t, n);
         st.path = tmp;

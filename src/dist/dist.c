@@ -218,6 +218,18 @@ void dist_install_signal_handlers(void) {
     sigaction(SIGUSR1, &sa, NULL);
 }
 
+int dist_agree(int failed, char *err, size_t err_len) {
+    long long neg_first = failed ? -(long long)dist.rank : -(long long)dist.size;
+    dist_allreduce_max_i64(&neg_first); // the lowest failing rank
+    int first = (int)-neg_first;
+    if (first >= dist.size) return 0;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", dist.rank == first && err ? err : "");
+    dist_bcast(msg, sizeof msg, first);
+    if (dist.rank != first && err) snprintf(err, err_len, "rank %d: %s", first, msg);
+    return 1;
+}
+
 int dist_signal_seen(void) { return signal_flag ? 1 : 0; }
 int dist_signal_number(void) { return (int)signal_flag; }
 

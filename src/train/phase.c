@@ -10,10 +10,12 @@
 #include "lemma/util.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     Model *m;
@@ -175,6 +177,7 @@ typedef struct {
     float loss, lr;
     double grad_norm;
     int skipped;
+    int params_bad; // the update made a parameter non-finite (on some rank)
 } StepResult;
 
 static StepResult trainer_update(Trainer *t, double loss_sum) {
@@ -196,7 +199,10 @@ static StepResult trainer_update(Trainer *t, double loss_sum) {
     t->nan_run = 0;
     int update = (int)(t->step + 1 - t->nan_skips); // AdamW's step count: updates made
     model_adamw_update(m, &o->adamw, r.lr, update, adamw_clip_scale(r.grad_norm, o->adamw.grad_clip));
-    trainer_gather_params(t);
+    // A finite gradient can still give a non-finite update (train.eps = 0 with a zero second
+    // moment): this rank's slice of the parameters is checked, the verdict agreed.
+    r.params_bad = dist_any(!isfinite(m->be->sumsq(m->be, m->params + m->opt_lo, m->opt_hi - m->opt_lo)));
+    if (!r.params_bad) trainer_gather_params(t);
     return r;
 }
 
@@ -236,18 +242,21 @@ static void trainer_log(Trainer *t, const StepResult *r, double step_seconds) {
     }
 }
 
-static int trainer_checkpoint(Trainer *t) {
+// A checkpoint of the current step; -1 with err when it could not be written twice (the last
+// good checkpoint and `latest` stay as they were).
+static int trainer_checkpoint(Trainer *t, char *err, size_t err_len) {
     const TrainOptions *o = t->o;
     CkptMeta meta = {0};
     meta.step = t->step, meta.tokens = t->tokens, meta.epoch = t->epoch, meta.cursor = t->cursor;
     meta.nan_skips = t->nan_skips;
     snprintf(meta.phase, sizeof meta.phase, "%s", o->phase);
     meta.config_text = t->config_text;
-    char err[1024];
     double t0 = lm_now();
-    if (hub_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, sizeof err) != 0) {
-        if (dist.rank == 0) lm_warn("checkpoint at step %ld failed: %s", t->step, err);
-        return -1;
+    for (int attempt = 1;; attempt++) { // a failed write is tried once more, then it is an error
+        if (hub_ckpt_save(t->m, o->ckpt_dir, &meta, o->ckpt_keep, err, err_len) == 0) break;
+        if (attempt == 2) return -1;
+        if (dist.rank == 0) lm_warn("checkpoint at step %ld failed: %s; trying once more", t->step, err);
+        sleep(1);
     }
     lm_info("%s: checkpoint at step %ld written in %.1fs", o->phase, t->step, lm_now() - t0);
     return 0;
@@ -318,11 +327,19 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
         snprintf(path, sizeof path, "%s/metrics.jsonl", o->run_dir);
         t->metrics = fopen(path, "a");
         if (!t->metrics) {
-            snprintf(err, err_len, "cannot open '%s' for appending", path);
+            snprintf(err, err_len, "cannot open '%s' for appending: %s", path, strerror(errno));
             return -1;
         }
     }
     return 0;
+}
+
+// trainer_init on every rank, its errors agreed: all ranks fail together with the first
+// failing rank's message (a rank alone in the next collective would wait forever).
+static int trainer_init_all(Trainer *t, Model *m, const TrainData *d, const Tokenizer *tok,
+                            const TrainOptions *o, char *err, size_t err_len) {
+    int bad = trainer_init(t, m, d, tok, o, err, err_len) != 0;
+    return dist_agree(bad, err, err_len) ? -1 : 0;
 }
 
 static void trainer_free(Trainer *t) {
@@ -392,7 +409,7 @@ TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, cons
                         char *err, size_t err_len) {
     Trainer t;
     TrainStatus status = TRAIN_DONE;
-    if (trainer_init(&t, m, d, tok, o, err, err_len) != 0 || trainer_resume(&t, err, err_len) != 0) {
+    if (trainer_init_all(&t, m, d, tok, o, err, err_len) != 0 || trainer_resume(&t, err, err_len) != 0) {
         trainer_free(&t);
         return TRAIN_FAILED;
     }
@@ -410,6 +427,14 @@ TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, cons
         StepResult r = trainer_update(&t, loss_sum);
         t.tokens += (long)t.R * t.T;
         trainer_log(&t, &r, lm_now() - t_step);
+        if (r.params_bad) {
+            snprintf(err, err_len, "the update of step %ld made parameters non-finite (NaN/Inf; "
+                     "train.eps = %g, train.beta2 = %g, train.lr = %g): stopped without a checkpoint "
+                     "of it; the last good checkpoint in %s is kept", t.step + 1, o->adamw.eps,
+                     o->adamw.beta2, o->lr, o->ckpt_dir);
+            status = TRAIN_FAILED;
+            break;
+        }
         t.step++;
         if (o->max_nan_skips > 0 && t.nan_run >= o->max_nan_skips) {
             snprintf(err, err_len, "%ld updates in a row had NaN/Inf loss or gradients (limit "
@@ -419,7 +444,15 @@ TrainStatus train_phase(Model *m, const TrainData *d, const Tokenizer *tok, cons
         }
         const char *why = stop_reason(&t);
         int last = t.step == o->steps;
-        if (why || last || (o->ckpt_every > 0 && t.step % o->ckpt_every == 0)) trainer_checkpoint(&t);
+        if ((why || last || (o->ckpt_every > 0 && t.step % o->ckpt_every == 0)) &&
+            trainer_checkpoint(&t, err, err_len) != 0) {
+            char why_ck[1536];
+            snprintf(why_ck, sizeof why_ck, "the checkpoint of step %ld could not be written "
+                     "(tried twice): %s; the last good checkpoint in %s is kept", t.step, err, o->ckpt_dir);
+            snprintf(err, err_len, "%s", why_ck);
+            status = TRAIN_FAILED;
+            break;
+        }
         if (why) {
             lm_info("%s: stopping after step %ld because %s; resume by running the same command",
                     o->phase, t.step, why);
