@@ -138,10 +138,15 @@ static void load_config(Config *cfg, const Command *cmd, const Args *a) {
         config_free(cfg);
         user_error("%s", err);
     }
-    if (tasks_prompt_configure(cfg_str(cfg, "data.prompt"), err, sizeof err) != 0 ||
+    ModelConfig mc; // the built-in architecture's shape rules, before any command runs
+    model_config_from(&mc, cfg, 256);
+    int bad_shape = !cfg_str(cfg, "model.from")[0] && model_config_check(&mc, err, sizeof err) != 0;
+    if (bad_shape || tasks_prompt_configure(cfg_str(cfg, "data.prompt"), err, sizeof err) != 0 ||
         tasks_fields_configure(cfg_str(cfg, "data.fields"), err, sizeof err) != 0) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", cfg->path && cfg->path[0] ? cfg->path : "config", err);
         config_free(cfg);
-        user_error("%s", err);
+        user_error("%s", msg);
     }
 }
 

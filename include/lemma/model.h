@@ -27,10 +27,10 @@ typedef struct {
     int rope_orig_max_seq;
 } ModelConfig;
 
-// model.* keys plus the tokenizer's vocabulary; fatal with a message when inconsistent
-// (dim % n_heads, n_heads % n_kv_heads, odd head_dim).
+// model.* keys plus the tokenizer's vocabulary (model_config_check tells whether they fit).
 void model_config_from(ModelConfig *mc, const Config *cfg, int vocab);
-// Checks the shape rules; 0 or -1 with a message in err.
+// Checks the shape rules (dim % n_heads, n_heads % n_kv_heads, even head_dim, max_seq); 0 or
+// -1 with a message in err that names the keys.
 int model_config_check(const ModelConfig *mc, char *err, size_t err_len);
 
 enum { PV_MAX_NAME = 48 };

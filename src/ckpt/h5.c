@@ -272,6 +272,12 @@ void ckpt_read_meta(CkptStatus *st, hid_t f, CkptMeta *meta) {
     free(phase);
     meta->config_text = need_str(st, f, "meta", "config_text");
     meta->model_json = need_str(st, f, "model", "config");
+    if (!st->failed && (meta->step < 0 || meta->tokens < 0 || meta->epoch < 0 || meta->cursor < 0 ||
+                        meta->nan_skips < 0 || meta->world_size < 1))
+        ckpt_fail(st, "impossible values in /train or /meta (step %ld, tokens %ld, epoch %ld, "
+                  "cursor %ld, nan_skips %ld, world_size %d): not a checkpoint lemma wrote",
+                  meta->step, meta->tokens, meta->epoch, meta->cursor, meta->nan_skips,
+                  meta->world_size);
 }
 
 // ---------------------------------------------------------------------------

@@ -460,6 +460,15 @@ static int cfg_load_file(Config *c, char *err, size_t len) {
     return rc;
 }
 
+// Does a config text hold at least one setting?
+static int cfg_has_settings(const char *text) {
+    config_t lc;
+    config_init(&lc);
+    int n = config_read_string(&lc, text) ? config_setting_length(config_root_setting(&lc)) : 1;
+    config_destroy(&lc);
+    return n > 0;
+}
+
 int config_load(Config *c, const char *path, char *const *sets, int n_sets, char *err,
                 size_t err_len) {
     config_defaults(c);
@@ -470,6 +479,9 @@ int config_load(Config *c, const char *path, char *const *sets, int n_sets, char
     int rc = 0;
     if (!c->text) rc = cfg_fail(err, err_len, "cannot read config '%s': %s", path, strerror(errno));
     if (!rc) rc = cfg_load_file(c, err, err_len);
+    if (!rc && !cfg_has_settings(c->text)) // it would train the defaults into runs/lemma
+        rc = cfg_fail(err, err_len, "%s: the config is empty (no settings); see configs/ for "
+                      "examples, or 'lemma config --reference' for every key", path);
     for (int i = 0; i < n_sets && !rc; i++) rc = config_set(c, sets[i], err, err_len);
     if (rc) config_free(c);
     return rc;

@@ -10,7 +10,12 @@
 #include <string.h>
 
 int model_config_check(const ModelConfig *mc, char *err, size_t err_len) {
-    if (mc->n_heads % mc->n_kv_heads != 0) {
+    if (mc->n_heads < 1 || mc->dim % mc->n_heads != 0) {
+        snprintf(err, err_len, "model.dim = %d is not a multiple of model.n_heads = %d", mc->dim,
+                 mc->n_heads);
+        return -1;
+    }
+    if (mc->n_kv_heads < 1 || mc->n_heads % mc->n_kv_heads != 0) {
         snprintf(err, err_len, "model.n_heads = %d is not a multiple of model.n_kv_heads = %d",
                  mc->n_heads, mc->n_kv_heads);
         return -1;
@@ -42,12 +47,7 @@ void model_config_from(ModelConfig *mc, const Config *cfg, int vocab) {
     mc->init_std = (float)cfg_float(cfg, "model.init_std");
     mc->qkv_bias = cfg_bool(cfg, "model.qkv_bias");
     mc->tied = cfg_bool(cfg, "model.tied_embeddings");
-    mc->head_dim = mc->dim / mc->n_heads;
-    char err[256];
-    if (mc->dim % mc->n_heads != 0)
-        lm_fatal("%s: model.dim = %d is not a multiple of model.n_heads = %d", cfg->path, mc->dim,
-                 mc->n_heads);
-    if (model_config_check(mc, err, sizeof err) != 0) lm_fatal("%s: %s", cfg->path, err);
+    mc->head_dim = mc->n_heads > 0 ? mc->dim / mc->n_heads : 0;
 }
 
 typedef struct {

@@ -289,9 +289,14 @@ static int trainer_init(Trainer *t, Model *m, const TrainData *d, const Tokenize
                  "(model.max_seq)", o->seq_len, m->cfg.max_seq);
         return -1;
     }
+    if (d->n == 0 && d->n_too_long > 0) {
+        snprintf(err, err_len, "no training records: all %ld are longer than train.seq_len + 1 = "
+                 "%d tokens (raise train.seq_len)", d->n_too_long, o->seq_len + 1);
+        return -1;
+    }
     if (d->n == 0) {
-        snprintf(err, err_len, "no training records (every record longer than train.seq_len "
-                 "+ 1 = %d tokens?)", o->seq_len + 1);
+        snprintf(err, err_len, "no training records: the training data is empty (data.train or "
+                 "the built data file has no records)");
         return -1;
     }
     t->R = (int)((o->batch_tokens + o->seq_len - 1) / o->seq_len);

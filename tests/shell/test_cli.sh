@@ -17,6 +17,12 @@ if [[ -n $ni ]]; then
     expect_fail not_implemented 2 "'$ni' is not implemented yet" "$LEMMA" "$ni" configs/tiny.cfg
 fi
 
+printf '# nothing but a comment\n' >"$TMP/empty.cfg"
+expect_fail empty_config 2 "empty.cfg: the config is empty" "$LEMMA" train "$TMP/empty.cfg"
+expect_fail shape_error_named 2 "model.dim = 66 is not a multiple of model.n_heads = 8" "$LEMMA" train \
+    tests/configs/train_small.cfg --set model.dim=66 --set model.n_heads=8 --set run.dir="$TMP/shape"
+expect_fail shape_error_in_config_check 2 "model.n_heads = 8 is not a multiple of model.n_kv_heads = 3" \
+    "$LEMMA" config tests/configs/train_small.cfg --set model.n_heads=8 --set model.n_kv_heads=3
 printf '# a typo on line 3\ntrian = {\n  lr = 1;\n};\n' >"$TMP/typo.cfg"
 expect_fail typo_key 2 "typo.cfg:3: unknown key 'trian.lr' \(did you mean 'train.lr'\?\)" \
     "$LEMMA" config "$TMP/typo.cfg"

@@ -77,3 +77,23 @@ if mount -t tmpfs -o size=4m tmpfs "$FS" 2>/dev/null; then
 else
     echo "SKIP faults_disk_full: cannot mount a tmpfs here (needs root)"
 fi
+
+# 6. Tampered checkpoints: a dataset whose checksum attribute was removed, and a step of -7,
+# are refused by inspect and by a resume (LEMMA_CKPT_UNVERIFIED=1 reads the first anyway).
+"$LEMMA" train "$CFG" --set run.dir="$TMP/t" --set train.steps=2 --set ckpt.every=2 >"$TMP/t0.log" 2>&1
+cp "$TMP/t/ckpt/step_00000002.h5" "$TMP/nosum.h5" && cp "$TMP/t/ckpt/step_00000002.h5" "$TMP/neg.h5"
+/usr/bin/python3 - "$TMP/nosum.h5" "$TMP/neg.h5" <<'PY'
+import sys
+import h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    del f["model/params/norm"].attrs["checksum"]
+with h5py.File(sys.argv[2], "r+") as f:
+    a = f["train"].attrs
+    a.modify("step", np.array(-7, dtype=a["step"].dtype))
+PY
+expect_fail faults_no_checksum_refused 2 "model/params/norm has no checksum .*refused" "$LEMMA" inspect "$TMP/nosum.h5"
+check faults_no_checksum_explicit env LEMMA_CKPT_UNVERIFIED=1 "$LEMMA" inspect "$TMP/nosum.h5"
+expect_fail faults_negative_step_refused 2 "impossible values .*step -7" "$LEMMA" inspect "$TMP/neg.h5"
+cp "$TMP/neg.h5" "$TMP/t/ckpt/step_00000004.h5" && echo step_00000004.h5 >"$TMP/t/ckpt/latest"
+expect_out faults_negative_step_skipped_on_resume "resumed from .*step_00000002.h5" "$LEMMA" train "$CFG" \
+    --set run.dir="$TMP/t" --set train.steps=3
