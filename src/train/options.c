@@ -99,8 +99,15 @@ int train_options_from(TrainOptions *o, const Config *cfg, const char *phase, ch
                  o->seq_len, max_seq);
         return 2;
     }
-    double left;
+    double left, margin = (double)cfg_int(cfg, "run.stop_margin");
     if (time_left(cfg, &left, err, err_len)) return 2;
-    if (left > 0) o->deadline = lm_now() + left - (double)cfg_int(cfg, "run.stop_margin");
+    if (left > 0 && left <= margin) { // it would stop at once, and a requeue would do the same
+        snprintf(err, err_len, "the time limit leaves %.0f s (%s), not more than run.stop_margin = "
+                 "%.0f s: no step could be made before the stop; ask for more time or lower "
+                 "run.stop_margin", left, cfg_str(cfg, "run.time_limit")[0] ? "run.time_limit"
+                 : "Slurm's end time", margin);
+        return 2;
+    }
+    if (left > 0) o->deadline = lm_now() + left - margin;
     return 0;
 }

@@ -97,3 +97,8 @@ expect_fail faults_negative_step_refused 2 "impossible values .*step -7" "$LEMMA
 cp "$TMP/neg.h5" "$TMP/t/ckpt/step_00000004.h5" && echo step_00000004.h5 >"$TMP/t/ckpt/latest"
 expect_out faults_negative_step_skipped_on_resume "resumed from .*step_00000002.h5" "$LEMMA" train "$CFG" \
     --set run.dir="$TMP/t" --set train.steps=3
+
+# 7. A time limit that is not longer than run.stop_margin: an error, not a stop that a
+# requeue would repeat forever.
+expect_fail faults_time_limit_too_short 2 "time limit leaves 60 s .*not more than run.stop_margin = 300 s" \
+    "$LEMMA" train "$CFG" --set run.dir="$TMP/tl" --set run.time_limit=00:01:00
