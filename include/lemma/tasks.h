@@ -52,6 +52,10 @@ typedef enum {
     GRADE_LAST_NUMBER,    // plain text only: its last word, when that is a number
 } GradeSource;
 
+// LaTeX text: a backslash command (\frac, \(, \[), or a '$' that closes math (one after an
+// earlier '$' and not followed by a number: "$1,000 + $500" is currency; text with GSM8K
+// <<annotations>> never is).
+int tasks_is_latex(const char *text);
 // The answer in a completion (malloc'd, trimmed, math delimiters stripped) by the first rule
 // that finds one, in the order of GradeSource; NULL when none. src (may be NULL) says which.
 char *grade_extract_answer(const char *text, GradeSource *src);

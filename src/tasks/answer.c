@@ -157,11 +157,19 @@ static int plain_number_word(const char *s, size_t n) {
     return digits > 0;
 }
 
+int tasks_is_latex(const char *text) {
+    for (const char *p = strchr(text, '\\'); p; p = strchr(p + 1, '\\'))
+        if (isalpha((unsigned char)p[1]) || p[1] == '(' || p[1] == '[') return 1;
+    const char *d = strstr(text, "<<") ? NULL : strchr(text, '$'); // GSM8K: currency
+    for (const char *p = d ? strchr(d + 1, '$') : NULL; p; p = strchr(p + 1, '$'))
+        if (!is_digit(p[1]) && !(p[1] == '.' && is_digit(p[2])) && p[1] != '$') return 1;
+    return 0;
+}
+
 // The last number of a plain-text solution, when it stands alone as a word ("... is 42.",
-// "costs $1,250"): not in LaTeX text (a backslash, '^', '{' or two '$'), not inside a tuple.
+// "costs $1,250"): not in LaTeX text (tasks_is_latex), not inside a tuple.
 static char *extract_last_number(const char *text) {
-    const char *dollar = strchr(text, '$');
-    if (strpbrk(text, "\\^{") || (dollar && strchr(dollar + 1, '$'))) return NULL;
+    if (tasks_is_latex(text)) return NULL;
     const char *w = NULL, *w_end = NULL;
     for (const char *p = text; *p;) {
         while (*p && is_space(*p)) p++;

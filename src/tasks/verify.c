@@ -379,18 +379,6 @@ static int check_annotations(const char *text, VChecks *c) {
 // ---------------------------------------------------------------------------
 // LaTeX steps: the equations inside math delimiters, read by the expression engine
 
-// LaTeX text: a backslash command, or a '$' that closes math: one after an earlier '$' and
-// not followed by a number (currency, "$1,000 + $500 = $1,500", is not math; nor is text
-// with GSM8K annotations).
-static int is_latex(const char *text) {
-    for (const char *p = strchr(text, '\\'); p; p = strchr(p + 1, '\\'))
-        if (is_alpha(p[1]) || p[1] == '(' || p[1] == '[') return 1;
-    const char *d = strstr(text, "<<") ? NULL : strchr(text, '$'); // GSM8K: currency
-    for (const char *p = d ? strchr(d + 1, '$') : NULL; p; p = strchr(p + 1, '$'))
-        if (!is_digit(p[1]) && !(p[1] == '.' && is_digit(p[2])) && p[1] != '$') return 1;
-    return 0;
-}
-
 // One side of an equation, text[0..n): its value when it is a whole expression without
 // variables or words. single: a lone number (decimals: its digits after the point).
 static int latex_side(const char *text, size_t n, VSide *out) {
@@ -469,7 +457,7 @@ static void check_latex(const char *text, VChecks *c) {
 
 int verify_text(const char *text, VerifyCheck **checks, int *from_annotations) {
     VChecks c = {0};
-    int latex = is_latex(text), ann = !latex && check_annotations(text, &c);
+    int latex = tasks_is_latex(text), ann = !latex && check_annotations(text, &c);
     if (latex) check_latex(text, &c);
     else if (!ann) check_span(text, strlen(text), &c);
     if (from_annotations) *from_annotations = ann;

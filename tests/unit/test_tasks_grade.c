@@ -157,6 +157,8 @@ static const ExCase ex_cases[] = {
     {"the total is -12.5 now", "-12.5", GRADE_LAST_NUMBER},
     {"ratio 3/4", "3/4", GRADE_LAST_NUMBER},
     {"costs $1,250.", "1,250", GRADE_LAST_NUMBER},
+    {"So $80,000 - $150,000 = $50,000.\n\nThe profit is $50,000.", "50,000", GRADE_LAST_NUMBER}, // currency, not math
+    {"So $x = 5$ and the rest is 7", NULL, GRADE_NONE}, // '$' closing math: LaTeX text
     {"no numbers at all", NULL, GRADE_NONE},
     {"", NULL, GRADE_NONE},
     {"The answer is:   \n 7", "7", GRADE_LAST_NUMBER}, // an empty "answer is" falls through
