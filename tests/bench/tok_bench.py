@@ -3,12 +3,16 @@ encoded) of lemma (tests/tools/tok_check --bench) against Hugging Face `tokenize
 (Tokenizer.encode_batch with TOKENIZERS_PARALLELISM=false: one thread, as lemma's), on the
 same texts, for the tokenizer.json files of tests/py/make_tokenizers.py. Each side encodes
 everything 3 times per run and keeps its best (both keep their word caches between passes);
-the two sides alternate 3 runs, and the median ratio and its range are printed.
+the two sides alternate BENCH_REPEATS runs (default 3), and the median ratio and its range
+are printed (tests/bench/median.py).
 TEXTS: JSONL files whose lines are JSON strings (the GSM8K and MATH texts)."""
 import json, os, statistics, subprocess, sys, tempfile, time
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 from tokenizers import Tokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from median import repeats, spread
 
 tool, tokdir = sys.argv[1:3]
 texts = []
@@ -38,17 +42,17 @@ def hf(tok):
 
 
 print("%.1f MB of text, %d texts" % (nbytes / 1e6, len(texts)))
-print("%-20s %12s %12s %8s   (3 alternating runs: median [range] of lemma / HF)" % ("tokenizer", "lemma MB/s", "HF MB/s", "ratio"))
+n = repeats()
+print("%-20s %12s %12s %8s   (%d alternating runs: median [range] of lemma / HF)" % ("tokenizer", "lemma MB/s", "HF MB/s", "ratio", n))
 for name in ["gpt2", "llama3", "qwen", "mistral", "smollm2"]:
     path = os.path.join(tokdir, name + ".json")
     if not os.path.exists(path):
         print("%-20s SKIP (not made)" % name)
         continue
     a, b = [], []
-    for _ in range(3):
+    for _ in range(n):
         a.append(lemma(path))
         b.append(hf(path))
-    r = sorted(x / y for x, y in zip(a, b))
-    print("%-20s %12.2f %12.2f %7.2fx   [%.2f, %.2f]" % (name, statistics.median(a), statistics.median(b),
-                                                       statistics.median(r), r[0], r[-1]))
+    r = spread(x / y for x, y in zip(a, b))
+    print("%-20s %12.2f %12.2f %7.2fx   [%.2f, %.2f]" % (name, statistics.median(a), statistics.median(b), *r))
 os.unlink(tmp.name)
