@@ -200,6 +200,7 @@ int main(int argc, char **argv) {
         dist_finalize();
         return EXIT_USAGE;
     }
+    dist_watchdog_start((double)cfg_int(&cfg, "run.hang_timeout"));
     int rc = cmd->fn(&cfg, a.input, a.n_opts, a.opts);
     if (cmd->locks) hub_run_unlock();
     config_free(&cfg);

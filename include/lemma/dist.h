@@ -40,6 +40,14 @@ void dist_install_signal_handlers(void);
 int dist_signal_seen(void);
 int dist_signal_number(void); // the signal seen (SIGTERM, SIGUSR1), 0 if none
 int dist_should_stop(void);
+// The watchdog (run.hang_timeout): with 2 or more ranks, a thread ends this rank (status 3,
+// naming the operation) when one collective has lasted longer than `seconds` (0: off), so that
+// a stopped or lost rank ends the job instead of hanging it until the Slurm limit. The
+// collectives here are watched; dist_watch(NAME) ... dist_watch(NULL) watches a longer
+// collective section (a checkpoint write).
+void dist_watchdog_start(double seconds);
+void dist_watch(const char *op);
+
 // Collective logical OR of a flag over all ranks.
 int dist_any(int flag);
 // Collective: an error that some ranks met (failed, err) becomes every rank's. Returns 1 when

@@ -25,6 +25,9 @@ const CfgEntry cfg_schema[] = {
      "wall-clock limit as [D-]HH:MM:SS; the job checkpoints and stops before it (empty: none)"},
     {"run.stop_margin", CFG_INT, "300", 0, 1e7, NULL,
      "seconds before run.time_limit (or Slurm's end time) at which to checkpoint and stop"},
+    {"run.hang_timeout", CFG_INT, "1800", 0, 1e7, NULL,
+     "seconds one collective operation may wait before the job is ended as hung (a rank stopped "
+     "or lost), naming the rank and the operation; 0: wait forever"},
     {"run.memory_limit", CFG_FLOAT, "0", 0, 1e9, NULL,
      "GiB of memory the ranks of one node may use together; 0 = what the node has available "
      "(MemAvailable, and the cgroup's limit under Slurm); the job refuses to start when its "

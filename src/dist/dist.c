@@ -3,6 +3,7 @@
 #include "lemma/dist.h"
 #include "lemma/util.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,50 +54,95 @@ void dist_finalize(void) {
     dist.initialized = 0;
 }
 
+// ---------------------------------------------------------------------------
+// The watchdog: the collective this rank is in (name, since when), and a thread that ends the
+// rank when one lasts longer than run.hang_timeout (mpirun or srun then end the others).
+
+static const char *volatile watch_op;
+static volatile double watch_since;
+static double watch_timeout;
+
+void dist_watch(const char *op) {
+    if (op) watch_since = lm_now();
+    watch_op = op;
+}
+
+#define WATCHED(name, call) \
+    do { \
+        const char *outer_ = watch_op; \
+        if (!outer_) dist_watch(name); \
+        MPI_CHECK(call); \
+        if (!outer_) dist_watch(NULL); \
+    } while (0)
+
+static void *watchdog_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        sleep(1);
+        const char *op = watch_op;
+        double waited = lm_now() - watch_since;
+        if (!op || waited <= watch_timeout) continue;
+        fprintf(stderr, "lemma: [rank %d] no progress for %.0f s in %s (run.hang_timeout = %.0f): "
+                "another rank is stopped, lost or much slower; ending the job\n", dist.rank,
+                waited, op, watch_timeout);
+        fflush(stderr);
+        _exit(3);
+    }
+    return NULL;
+}
+
+void dist_watchdog_start(double seconds) {
+    static int started;
+    watch_timeout = seconds;
+    if (started || seconds <= 0 || dist.size < 2) return;
+    pthread_t th;
+    if (pthread_create(&th, NULL, watchdog_main, NULL) == 0) pthread_detach(th), started = 1;
+}
+
 int dist_any(int flag) {
     int mine = flag ? 1 : 0, any = 0;
-    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    WATCHED("allreduce", MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
     return any;
 }
 
 int dist_should_stop(void) {
     int mine = signal_flag ? 1 : 0, any = 0;
-    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    WATCHED("allreduce", MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
     return any;
 }
 
-void dist_barrier(void) { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+void dist_barrier(void) { WATCHED("barrier", MPI_Barrier(MPI_COMM_WORLD)); }
 
 void dist_allreduce_sum_f32(float *buf, size_t n) {
     for (size_t off = 0; off < n; off += 1 << 30) { // MPI counts are int
         int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+        WATCHED("allreduce", MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
     }
 }
 
 void dist_allreduce_sum_f64(double *buf, size_t n) {
     for (size_t off = 0; off < n; off += 1 << 30) {
         int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+        WATCHED("allreduce", MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
     }
 }
 
 void dist_allreduce_sum_long(long *v, size_t n) {
     for (size_t off = 0; off < n; off += 1 << 30) {
         int cnt = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v + off, cnt, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
+        WATCHED("allreduce", MPI_Allreduce(MPI_IN_PLACE, v + off, cnt, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
     }
 }
 
 void dist_allreduce_max_i64(long long *v) {
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD));
+    WATCHED("allreduce", MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD));
 }
 
 void dist_bcast(void *buf, size_t bytes, int root) {
     char *p = buf;
     for (size_t off = 0; off < bytes; off += 1 << 30) {
         int cnt = (int)(bytes - off < (1u << 30) ? bytes - off : (1u << 30));
-        MPI_CHECK(MPI_Bcast(p + off, cnt, MPI_BYTE, root, MPI_COMM_WORLD));
+        WATCHED("broadcast", MPI_Bcast(p + off, cnt, MPI_BYTE, root, MPI_COMM_WORLD));
     }
 }
 
@@ -122,7 +168,7 @@ void dist_progress(void) {
 }
 
 void dist_wait_all(void) {
-    if (n_pending) MPI_CHECK(MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE));
+    if (n_pending) WATCHED("gradient reduction", MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE));
     n_pending = 0;
 }
 
@@ -140,7 +186,7 @@ void dist_reduce_scatter_sum_f32(float *buf, const size_t *counts, const size_t 
     dist_int_counts(counts, displs, ic, id);
     float *mine = lm_malloc((counts[dist.rank] ? counts[dist.rank] : 1) * sizeof(float));
     // The slices are contiguous and in rank order, as MPI_Reduce_scatter expects.
-    MPI_CHECK(MPI_Reduce_scatter(buf + displs[0], mine, ic, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    WATCHED("reduce-scatter", MPI_Reduce_scatter(buf + displs[0], mine, ic, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
     memcpy(buf + displs[dist.rank], mine, counts[dist.rank] * sizeof(float));
     free(mine);
     free(ic);
@@ -149,7 +195,7 @@ void dist_reduce_scatter_sum_f32(float *buf, const size_t *counts, const size_t 
 void dist_allgather_f32(float *buf, const size_t *counts, const size_t *displs) {
     int *ic = lm_malloc(2 * (size_t)dist.size * sizeof(int)), *id = ic + dist.size;
     dist_int_counts(counts, displs, ic, id);
-    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, ic, id, MPI_FLOAT,
+    WATCHED("allgather", MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, ic, id, MPI_FLOAT,
                              MPI_COMM_WORLD));
     free(ic);
 }
@@ -164,6 +210,8 @@ void dist_init(int *argc, char ***argv) {
 }
 void dist_finalize(void) { dist.initialized = 0; }
 int dist_should_stop(void) { return signal_flag ? 1 : 0; }
+void dist_watch(const char *op) { (void)op; }
+void dist_watchdog_start(double seconds) { (void)seconds; }
 int dist_any(int flag) { return flag ? 1 : 0; }
 void dist_barrier(void) {}
 void dist_allreduce_sum_f32(float *buf, size_t n) { (void)buf, (void)n; }

@@ -95,7 +95,9 @@ int hub_ckpt_save(Model *m, const char *run_dir, CkptMeta *meta, int keep, char 
     CkptTensor *t = model_tensors(m, &h, 1, &n);
     char *json = model_config_json(&m->cfg);
     meta->model_json = json;
+    dist_watch("checkpoint write"); // HDF5's collectives inside count as one operation
     int rc = ckpt_save(run_dir, meta, t, n, keep, err, err_len);
+    dist_watch(NULL);
     meta->model_json = NULL;
     free(json);
     free(t);

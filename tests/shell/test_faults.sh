@@ -102,3 +102,23 @@ expect_out faults_negative_step_skipped_on_resume "resumed from .*step_00000002.
 # requeue would repeat forever.
 expect_fail faults_time_limit_too_short 2 "time limit leaves 60 s .*not more than run.stop_margin = 300 s" \
     "$LEMMA" train "$CFG" --set run.dir="$TMP/tl" --set run.time_limit=00:01:00
+
+# 8. A rank stopped with SIGSTOP: the other waits in a collective past run.hang_timeout (5 s
+# here), and the job ends, naming the rank and the operation, instead of hanging.
+if command -v mpirun >/dev/null && "$LEMMA" --version | grep -q "MPI yes"; then
+    ("${T[@]}" "${MPIRUN[@]}" -np 2 "$LEMMA" train "$CFG" --set run.dir="$TMP/hang" --set train.steps=100000 \
+        --set run.hang_timeout=5 >"$TMP/hang.log" 2>&1; echo "rc=$?" >>"$TMP/hang.log") &
+    for _ in $(seq 100); do grep -q "^train step" "$TMP/hang.log" 2>/dev/null && break; sleep 0.2; done
+    victim=$(pgrep -f "lemma train $CFG --set run.dir=$TMP/hang" | sort -n | tail -1)
+    t0=$SECONDS
+    [[ -n $victim ]] && kill -STOP "$victim"
+    for _ in $(seq 300); do grep -q "^rc=" "$TMP/hang.log" && break; sleep 0.2; done
+    waited=$((SECONDS - t0))
+    pkill -9 -f "run.dir=$TMP/hang" 2>/dev/null
+    if grep -q "no progress for [0-9]* s in .* (run.hang_timeout = 5)" "$TMP/hang.log" &&
+       grep -q "^rc=[1-9]" "$TMP/hang.log" && ! grep -q "^rc=124" "$TMP/hang.log" && ((waited < 60)); then
+        echo "PASS faults_hang_watchdog"; echo "# faults_hang_watchdog: ended ${waited} s after SIGSTOP"
+    else echo "FAIL faults_hang_watchdog: after ${waited} s:"; tail -5 "$TMP/hang.log" | sed 's/^/     /'; fi
+else
+    echo "SKIP faults_hang_watchdog: needs mpirun and a build with MPI"
+fi
