@@ -60,6 +60,17 @@ void lm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 double lm_now(void); // seconds since an arbitrary fixed point
 
+// 128-bit integer helpers of the exact rationals (tasks/num.c, expr/eval.c).
+static inline __int128 lm_abs128(__int128 x) { return x < 0 ? -x : x; }
+static inline __int128 lm_gcd128(__int128 a, __int128 b) {
+    a = lm_abs128(a), b = lm_abs128(b);
+    while (b) {
+        __int128 t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
 // ---------------------------------------------------------------------------
 // Counter-based random numbers: Philox 4x32-10 (Salmon et al., SC'11).
 // A draw is a pure function of (seed, stream, counter): the same on any rank,

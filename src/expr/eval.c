@@ -3,22 +3,13 @@
 // double), integer powers and square roots of perfect squares stay exact, everything else
 // (pi, roots, functions) is a double. Variables take the values of an assignment.
 #include "expr_internal.h"
+#include "lemma/util.h"
 
 #include <math.h>
 #include <string.h>
 
 #define XV_LIMIT ((__int128)1 << 62)
 
-static __int128 abs128(__int128 x) { return x < 0 ? -x : x; }
-
-static __int128 gcd128(__int128 a, __int128 b) {
-    a = abs128(a), b = abs128(b);
-    while (b) {
-        __int128 t = a % b;
-        a = b, b = t;
-    }
-    return a;
-}
 
 XVal xv_double(double d) {
     XVal v = {0, 0, 1, d};
@@ -28,9 +19,9 @@ XVal xv_double(double d) {
 static XVal xv_make(__int128 p, __int128 q) {
     if (q == 0) return xv_double(NAN);
     if (q < 0) p = -p, q = -q;
-    __int128 g = gcd128(p, q);
+    __int128 g = lm_gcd128(p, q);
     if (g > 1) p /= g, q /= g;
-    if (abs128(p) >= XV_LIMIT || q >= XV_LIMIT) return xv_double((double)p / (double)q);
+    if (lm_abs128(p) >= XV_LIMIT || q >= XV_LIMIT) return xv_double((double)p / (double)q);
     XVal v = {1, (long long)p, (long long)q, (double)p / (double)q};
     return v;
 }
@@ -45,7 +36,7 @@ XVal xv_add(XVal a, XVal b) {
 
 XVal xv_mul(XVal a, XVal b) {
     if (a.exact && b.exact) {
-        __int128 g1 = gcd128(a.num, b.den), g2 = gcd128(b.num, a.den);
+        __int128 g1 = lm_gcd128(a.num, b.den), g2 = lm_gcd128(b.num, a.den);
         if (g1 == 0) g1 = 1;
         if (g2 == 0) g2 = 1;
         return xv_make((__int128)(a.num / g1) * (b.num / g2), (__int128)(a.den / g2) * (b.den / g1));

@@ -9,16 +9,6 @@
 
 #define NUM_LIMIT ((__int128)1 << 62)
 
-static __int128 abs128(__int128 x) { return x < 0 ? -x : x; }
-
-static __int128 gcd128(__int128 a, __int128 b) {
-    a = abs128(a), b = abs128(b);
-    while (b) {
-        __int128 t = a % b;
-        a = b, b = t;
-    }
-    return a;
-}
 
 static TasksNum num_approx(long double v) {
     TasksNum r = {0, 1, v, 0};
@@ -28,9 +18,9 @@ static TasksNum num_approx(long double v) {
 // p/q reduced when it fits, else the approximation v.
 static TasksNum num_make(__int128 p, __int128 q, long double v) {
     if (q < 0) p = -p, q = -q;
-    __int128 g = gcd128(p, q);
+    __int128 g = lm_gcd128(p, q);
     if (g > 1) p /= g, q /= g;
-    if (abs128(p) >= NUM_LIMIT || q >= NUM_LIMIT) return num_approx(v);
+    if (lm_abs128(p) >= NUM_LIMIT || q >= NUM_LIMIT) return num_approx(v);
     TasksNum r = {(int64_t)p, (int64_t)q, (long double)p / (long double)q, 1};
     return r;
 }

@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 ITERS=${FUZZ_ITERS:-3000}
 CC_FUZZ=$(command -v clang || command -v gcc)
 SRC=(tests/fuzz/fuzz_tasks.c src/tasks/num.c src/tasks/answer.c src/tasks/verify.c src/tasks/graph.c
-     src/tasks/load.c src/tasks/gen.c src/util/core.c src/util/jsonl.c src/util/rng.c)
+     src/tasks/load.c src/tasks/gen.c src/util/core.c src/util/jsonl.c src/util/rng.c
+     src/expr/*.c) # the expression engine that grading and the step checker use
 BIN=$TMP/fuzz_tasks
 
 if "$CC_FUZZ" -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
