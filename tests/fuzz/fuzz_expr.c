@@ -9,6 +9,7 @@
 // without sanitizers, where an input that takes longer than MAX_MS milliseconds of CPU time
 // (all the calls on it together) fails it. Prints the slowest input and its time.
 // Usage: fuzz_expr ITERATIONS [MAX_MS]   (MAX_MS: default 50; 0: no bound)
+#include "fuzz_common.h"
 #include "lemma/expr.h"
 #include "lemma/tasks.h"
 
@@ -19,10 +20,9 @@
 
 #define FUZZ_MAX (EXPR_MAX_INPUT + 64) // a little over the engine's input bound
 
-static uint64_t fuzz_ctr;
 
-static uint32_t rnd(void) { return lm_rng_u32(2121, LM_STREAM_TEST, fuzz_ctr++); }
-static size_t rnd_below(size_t n) { return n ? rnd() % n : 0; }
+static FuzzRng rng = {2121, 0};
+static size_t rnd_below(size_t n) { return fuzz_below(&rng, n); }
 
 static const char *seeds[] = {
     "\\frac{1}{2}", "\\frac12", "\\frac 59", "\\frac{270}7", "\\dfrac{3}{4}", "\\tfrac{\\pi}{2}",
@@ -73,43 +73,10 @@ static size_t append(char *buf, size_t n, const char *s) {
 
 // A seed with 1-8 random edits.
 static size_t mutate(char *buf, const char *seed) {
-    size_t n = strlen(seed) < FUZZ_MAX ? strlen(seed) : FUZZ_MAX - 1;
-    memcpy(buf, seed, n);
-    int edits = 1 + (int)rnd_below(8);
-    for (int e = 0; e < edits; e++) {
-        size_t at = rnd_below(n + 1), len;
-        switch (rnd_below(7)) {
-        case 0: if (n) buf[rnd_below(n)] ^= (char)(1u << rnd_below(8)); break;
-        case 1: if (n) buf[rnd_below(n)] = (char)rnd(); break;
-        case 2: // delete a range
-            len = rnd_below(n - at + 1);
-            memmove(buf + at, buf + at + len, n - at - len), n -= len;
-            break;
-        case 3: case 4: { // insert a token
-            const char *t = tokens[rnd_below(N_TOKENS)];
-            len = strlen(t);
-            if (n + len >= FUZZ_MAX) break;
-            memmove(buf + at + len, buf + at, n - at), memcpy(buf + at, t, len), n += len;
-            break;
-        }
-        case 5: // duplicate a range
-            len = rnd_below(n - at + 1);
-            if (n + len >= FUZZ_MAX) break;
-            memmove(buf + at + len, buf + at, n - at), n += len;
-            break;
-        default: n = at; // truncate
-        }
-    }
-    buf[n] = 0;
-    return n;
+    return fuzz_mutate(&rng, buf, FUZZ_MAX, seed, tokens, N_TOKENS, 2);
 }
 
-static size_t random_bytes(char *buf) {
-    size_t n = rnd_below(512);
-    for (size_t i = 0; i < n; i++) buf[i] = (char)rnd();
-    buf[n] = 0;
-    return n;
-}
+static size_t random_bytes(char *buf) { return fuzz_random_bytes(&rng, buf); }
 
 // Random tokens up to a random length (up to just over 4 KiB).
 static size_t token_soup(char *buf) {

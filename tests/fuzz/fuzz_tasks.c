@@ -3,6 +3,7 @@
 // graph and record readers, the JSONL loader) for a fixed number of iterations. Built and
 // run under AddressSanitizer and UBSan by tests/shell/test_tasks_fuzz.sh: any crash, memory
 // error, undefined behaviour or leak fails it. Usage: fuzz_tasks ITERATIONS TMPDIR
+#include "fuzz_common.h"
 #include "lemma/tasks.h"
 
 #include <cJSON.h>
@@ -12,10 +13,9 @@
 
 #define FUZZ_MAX 4096
 
-static uint64_t fuzz_ctr;
 
-static uint32_t rnd(void) { return lm_rng_u32(4242, LM_STREAM_TEST, fuzz_ctr++); }
-static size_t rnd_below(size_t n) { return n ? rnd() % n : 0; }
+static FuzzRng rng = {4242, 0};
+static size_t rnd_below(size_t n) { return fuzz_below(&rng, n); }
 
 static const char *seeds[] = {
     "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
@@ -40,43 +40,10 @@ static const char *tokens[] = {
 
 // A seed (or a generated record) with 1-8 random edits; returns the length.
 static size_t mutate(char *buf, const char *seed) {
-    size_t n = strlen(seed) < FUZZ_MAX ? strlen(seed) : FUZZ_MAX - 1;
-    memcpy(buf, seed, n);
-    int edits = 1 + (int)rnd_below(8);
-    for (int e = 0; e < edits; e++) {
-        size_t at = rnd_below(n + 1), len;
-        switch (rnd_below(6)) {
-        case 0: if (n) buf[rnd_below(n)] ^= (char)(1u << rnd_below(8)); break;
-        case 1: if (n) buf[rnd_below(n)] = (char)rnd(); break;
-        case 2: // delete a range
-            len = rnd_below(n - at + 1);
-            memmove(buf + at, buf + at + len, n - at - len), n -= len;
-            break;
-        case 3: { // insert a token
-            const char *t = tokens[rnd_below(N_TOKENS)];
-            len = strlen(t);
-            if (n + len >= FUZZ_MAX) break;
-            memmove(buf + at + len, buf + at, n - at), memcpy(buf + at, t, len), n += len;
-            break;
-        }
-        case 4: // duplicate a range
-            len = rnd_below(n - at + 1);
-            if (n + len >= FUZZ_MAX) break;
-            memmove(buf + at + len, buf + at, n - at), n += len;
-            break;
-        default: n = at; // truncate
-        }
-    }
-    buf[n] = 0;
-    return n;
+    return fuzz_mutate(&rng, buf, FUZZ_MAX, seed, tokens, N_TOKENS, 1);
 }
 
-static size_t random_bytes(char *buf) {
-    size_t n = rnd_below(512);
-    for (size_t i = 0; i < n; i++) buf[i] = (char)rnd();
-    buf[n] = 0;
-    return n;
-}
+static size_t random_bytes(char *buf) { return fuzz_random_bytes(&rng, buf); }
 
 // The string extractors; s is NUL-terminated (bytes after an inner NUL are not seen).
 static void fuzz_strings(const char *s, const char *other) {
