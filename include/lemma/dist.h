@@ -38,6 +38,10 @@ void dist_abort(int code, const char *fmt, ...) __attribute__((noreturn, format(
 // every rank calls it at the same point and all get the same answer (any rank saw one).
 void dist_install_signal_handlers(void);
 int dist_signal_seen(void);
+// dist_signal_defer(1) ... dist_signal_defer(0): a second signal in between (which would exit
+// at once) exits only at the end, so that what is between happens whole (a checkpoint's rename
+// and its `latest`).
+void dist_signal_defer(int on);
 int dist_signal_number(void); // the signal seen (SIGTERM, SIGUSR1), 0 if none
 int dist_should_stop(void);
 // The watchdog (run.hang_timeout): with 2 or more ranks, a thread ends this rank (status 3,

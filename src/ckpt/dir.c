@@ -3,6 +3,7 @@
 // file (fsync, rename, then `latest` replaced atomically) and pruning to the last N. Built
 // with or without HDF5.
 #include "ckpt_internal.h"
+#include "lemma/dist.h"
 #include "lemma/util.h"
 
 #include <dirent.h>
@@ -199,12 +200,16 @@ int ckpt_publish(const char *run_dir, const char *tmp, long step, int keep, char
         snprintf(msg, len, "run directory name too long: '%s'", run_dir);
         return -1;
     }
-    if (fsync_path(tmp, 0, msg, len) != 0 || rename_path(tmp, dst, msg, len) != 0 ||
-        fsync_path(dir, 1, msg, len) != 0 || write_latest(run_dir, name, msg, len) != 0 ||
-        fsync_path(dir, 1, msg, len) != 0)
-        return -1;
-    prune(run_dir, step, keep);
-    return 0;
+    // The file and `latest` move together: a second SIGTERM/SIGUSR1 (which exits at once)
+    // waits until both are done, so that `latest` never names an older step than a complete
+    // newer file.
+    dist_signal_defer(1);
+    int rc = fsync_path(tmp, 0, msg, len) != 0 || rename_path(tmp, dst, msg, len) != 0 ||
+             fsync_path(dir, 1, msg, len) != 0 || write_latest(run_dir, name, msg, len) != 0 ||
+             fsync_path(dir, 1, msg, len) != 0 ? -1 : 0;
+    dist_signal_defer(0);
+    if (rc == 0) prune(run_dir, step, keep);
+    return rc;
 }
 
 void ckpt_meta_free(CkptMeta *meta) {

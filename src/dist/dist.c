@@ -245,8 +245,15 @@ void dist_abort(int code, const char *fmt, ...) {
     exit(code);
 }
 
-// The first SIGTERM/SIGUSR1 asks for a checkpoint and a clean stop; a second one exits now.
+static volatile sig_atomic_t defer_depth, deferred_exit; // dist_signal_defer
+
+// The first SIGTERM/SIGUSR1 asks for a checkpoint and a clean stop; a second one exits now,
+// or at the end of a section that dist_signal_defer protects.
 static void dist_on_signal(int sig) {
+    if (signal_flag && defer_depth > 0) {
+        deferred_exit = sig;
+        return;
+    }
     if (signal_flag) {
         static const char msg[] = "lemma: second signal, exiting at once\n";
         ssize_t rc = write(2, msg, sizeof msg - 1);
@@ -276,6 +283,20 @@ int dist_agree(int failed, char *err, size_t err_len) {
     dist_bcast(msg, sizeof msg, first);
     if (dist.rank != first && err) snprintf(err, err_len, "rank %d: %s", first, msg);
     return 1;
+}
+
+void dist_signal_defer(int on) {
+    if (on) {
+        defer_depth++;
+        return;
+    }
+    if (defer_depth > 0) defer_depth--;
+    if (defer_depth == 0 && deferred_exit) {
+        static const char msg[] = "lemma: second signal, exiting now that the checkpoint is published\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(128 + deferred_exit);
+    }
 }
 
 int dist_signal_seen(void) { return signal_flag ? 1 : 0; }
